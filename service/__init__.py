@@ -1,0 +1,1 @@
+"""Event-sourced comment moderation service."""

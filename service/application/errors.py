@@ -1,0 +1,37 @@
+"""Failures the application layer adds to the domain's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..domain.errors import DomainError
+
+
+class StaleVersion(DomainError):
+    """Someone decided first. Carries what the caller needs to see who won."""
+
+    code = "version_conflict"
+
+    def __init__(self, comment_id: str, expected: int, actual: int, winner: Any = None):
+        super().__init__(
+            f"comment {comment_id} is at version {actual}, not {expected}",
+            {"expected_version": [f"Current version is {actual}."]},
+        )
+        self.comment_id = comment_id
+        self.expected = expected
+        self.actual = actual
+        self.winner = winner
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same idempotency key came back with a different request."""
+
+    code = "idempotency_key_reused"
+
+
+class ArticleNotFound(DomainError):
+    code = "article_not_found"
+
+
+class ArticleExists(DomainError):
+    code = "article_exists"

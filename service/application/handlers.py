@@ -1,0 +1,184 @@
+"""Command handlers: load -> decide -> append, each in one transaction."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.article import register_article, valid_article_id
+from ..domain.comment import SubmissionRules, new_comment_id, submit_comment
+from ..domain.errors import CommentNotFound, ParentNotFound
+from ..domain.events import CommentApproved, CommentRejected, article_stream, comment_stream
+from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
+from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
+from ..projections.articles import get_article
+from ..projections.runner import ProjectionRunner
+from .commands import (
+    READER,
+    Actor,
+    ApproveComment,
+    Context,
+    RegisterArticle,
+    RejectComment,
+    SubmitComment,
+)
+from .errors import ArticleExists, ArticleNotFound, StaleVersion
+from .idempotency import recall, remember, request_fingerprint
+from .unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command left behind: the stream's new version and the log position."""
+
+    id: str
+    version: int
+    position: int
+    status: str
+    at: str
+    replayed: bool = False
+
+
+class Moderation:
+    def __init__(
+        self,
+        engine: Engine,
+        store: EventStore,
+        runner: ProjectionRunner,
+        clock: Callable[[], datetime],
+        rules: SubmissionRules = SubmissionRules(),
+        catalogue: GuidelineCatalogue = CATALOGUE,
+    ):
+        self.engine = engine
+        self.store = store
+        self.runner = runner
+        self.clock = clock
+        self.rules = rules
+        self.catalogue = catalogue
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.store, self.runner, self.clock)
+
+    def register_article(self, cmd: RegisterArticle, ctx: Context) -> Recorded:
+        event = register_article(
+            article_id=cmd.article_id, title=cmd.title, url=cmd.url, language=cmd.language,
+            published_at=cmd.published_at, summary=cmd.summary, now=self.clock(),
+        )
+        with self.unit_of_work() as uow:
+            try:
+                [rec] = uow.record(article_stream(event.article_id), [event], NO_STREAM,
+                                   ctx.metadata())
+            except WrongExpectedVersion:
+                raise ArticleExists(f"article {event.article_id} is already registered") from None
+            uow.commit()
+        log.info("article %s registered at position %d", event.article_id, rec.position)
+        return Recorded(event.article_id, rec.version, rec.position, "registered",
+                        event.registered_at.isoformat())
+
+    def submit_comment(self, cmd: SubmitComment, ctx: Context) -> Recorded:
+        """Record a reader's comment as pending. Safe to retry with the same idempotency key."""
+        fingerprint = request_fingerprint({
+            "article_id": cmd.article_id, "author_name": cmd.author_name,
+            "author_email": cmd.author_email, "body": cmd.body, "parent_id": cmd.parent_id,
+        })
+        for attempt in (1, 2):
+            try:
+                return self._submit(cmd, ctx, fingerprint)
+            except IntegrityError:
+                if cmd.idempotency_key is None or attempt == 2:
+                    raise
+                log.info("idempotency key raced; answering from the winner")
+        raise AssertionError("unreachable")
+
+    def _submit(self, cmd: SubmitComment, ctx: Context, fingerprint: str) -> Recorded:
+        scope = f"submit:{cmd.article_id}"
+        with self.unit_of_work() as uow:
+            if cmd.idempotency_key is not None:
+                earlier = recall(uow.conn, scope, cmd.idempotency_key, fingerprint)
+                if earlier is not None:
+                    return Recorded(**{**earlier, "replayed": True})
+            article_id = valid_article_id(cmd.article_id)
+            if get_article(uow.conn, article_id) is None:
+                raise ArticleNotFound(f"article {article_id} does not exist")
+            parent = None
+            if cmd.parent_id is not None:
+                try:
+                    parent = uow.load_comment(_comment_id(cmd.parent_id, "parent_id"))
+                except CommentNotFound:
+                    raise ParentNotFound(
+                        f"parent comment {cmd.parent_id} does not exist",
+                        {"parent_id": ["No such comment."]}) from None
+            event = submit_comment(
+                comment_id=new_comment_id(), article_id=article_id, parent=parent,
+                author_id=self._author_id(uow, cmd.author_email), author_name=cmd.author_name,
+                author_email=cmd.author_email, network_address=cmd.network_address,
+                body=cmd.body, now=self.clock(), rules=self.rules,
+            )
+            if ctx.actor.role == READER.role:
+                ctx = replace(ctx, actor=Actor(event.author_id, READER.role))
+            meta = ctx.metadata()
+            [rec] = uow.record(comment_stream(event.comment_id), [event], NO_STREAM, meta)
+            result = Recorded(event.comment_id, rec.version, rec.position, "pending",
+                              event.submitted_at.isoformat())
+            if cmd.idempotency_key is not None:
+                remember(uow.conn, scope, cmd.idempotency_key, fingerprint,
+                         {k: v for k, v in result.__dict__.items() if k != "replayed"},
+                         self.clock())
+            uow.commit()
+        log.info("comment %s submitted on %s at position %d", event.comment_id, article_id,
+                 rec.position)
+        return result
+
+    def _author_id(self, uow: UnitOfWork, email: object) -> str:
+        """Same e-mail, same author: a keyed pseudonym, so the log never holds the address."""
+        if isinstance(email, str) and email.strip():
+            return "author-" + uow.vault.pseudonym("email", email.strip().casefold())
+        return "author-" + uuid.uuid4().hex
+
+    def approve(self, cmd: ApproveComment, ctx: Context) -> Recorded:
+        return self._decide(cmd.comment_id, cmd.expected_version, ctx,
+                            lambda c, now: c.approve(ctx.actor.id, cmd.note, now))
+
+    def reject(self, cmd: RejectComment, ctx: Context) -> Recorded:
+        return self._decide(
+            cmd.comment_id, cmd.expected_version, ctx,
+            lambda c, now: c.reject(ctx.actor.id, cmd.reasons, cmd.note, now, self.catalogue))
+
+    def _decide(self, comment_id: str, expected: int, ctx: Context,
+                decide: Callable) -> Recorded:
+        comment_id = _comment_id(comment_id, "comment_id")
+        try:
+            with self.unit_of_work() as uow:
+                comment = uow.load_comment(comment_id)
+                if comment.version != expected:
+                    raise StaleVersion(comment_id, expected, comment.version,
+                                       comment.last_decision)
+                event: CommentApproved | CommentRejected = decide(comment, self.clock())
+                [rec] = uow.record(comment_stream(comment_id), [event], expected,
+                                   ctx.metadata())
+                uow.commit()
+        except WrongExpectedVersion as exc:
+            with self.unit_of_work() as fresh:
+                winner = fresh.load_comment(comment_id).last_decision
+            raise StaleVersion(comment_id, expected, exc.actual, winner) from None
+        status = "approved" if isinstance(event, CommentApproved) else "rejected"
+        log.info("comment %s %s by %s (version %d, position %d)", comment_id, status,
+                 ctx.actor.id, rec.version, rec.position)
+        return Recorded(comment_id, rec.version, rec.position, status,
+                        event.decided_at.isoformat())
+
+
+def _comment_id(value: object, field: str) -> str:
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise CommentNotFound(f"{value!r} is not a comment id", {field: ["Not a comment id."]}) \
+            from None

@@ -1,0 +1,56 @@
+"""Remembered results of idempotent commands, written in the command's own transaction.
+
+A retry with the same key and the same request gets the first result back and appends
+nothing; the same key with a different request is refused. Two racing first attempts both
+try to insert the key; the primary key lets exactly one commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import JSONDoc, UTCDateTime, metadata
+from .errors import IdempotencyKeyReused
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(100), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("result", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+def request_fingerprint(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def recall(conn: Connection, scope: str, key: str, fingerprint: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.result).where(
+            idempotency_keys.c.scope == scope, idempotency_keys.c.key == key
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request",
+            {"idempotency_key": ["Already used with different content."]},
+        )
+    return row.result
+
+
+def remember(conn: Connection, scope: str, key: str, fingerprint: str,
+             result: dict[str, Any], now: datetime) -> None:
+    conn.execute(idempotency_keys.insert().values(
+        scope=scope, key=key, request_hash=fingerprint, result=result, created_at=now))

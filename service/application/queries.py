@@ -1,0 +1,156 @@
+"""Reads: current state from the projections, the past from the log itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..db import read_transaction
+from ..domain.comment import Comment
+from ..domain.errors import CommentNotFound
+from ..domain.events import (
+    CommentApproved,
+    CommentRejected,
+    CommentSubmitted,
+    DomainEvent,
+    comment_stream,
+)
+from ..eventstore import EventStore, RecordedEvent
+from ..eventstore.codec import PERSONAL_FIELDS, EventCodec
+from ..eventstore.personal_data import PersonalDataVault
+from ..eventstore.tables import events
+from ..projections import articles, comments, public_threads, queue
+
+
+def event_payload(event: DomainEvent, *, personal: bool) -> dict[str, Any]:
+    """A domain event as JSON-ready data; personal fields only when the reader may see them."""
+    data = asdict(event)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+        elif isinstance(value, tuple):
+            data[key] = list(value)
+    if isinstance(event, CommentSubmitted) and not personal:
+        for name in PERSONAL_FIELDS:
+            data.pop(name)
+    return data
+
+
+def describe(recorded: RecordedEvent, event: DomainEvent, *, personal: bool) -> dict[str, Any]:
+    return {
+        "position": recorded.position,
+        "event_id": recorded.event_id,
+        "stream_id": recorded.stream_id,
+        "version": recorded.version,
+        "type": recorded.type,
+        "schema_version": recorded.schema_version,
+        "recorded_at": recorded.recorded_at.isoformat(),
+        "metadata": recorded.metadata,
+        "data": event_payload(event, personal=personal),
+    }
+
+
+class ModerationQueries:
+    def __init__(self, engine: Engine, store: EventStore, clock: Callable[[], datetime]):
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+
+    def _codec(self, conn: Connection) -> EventCodec:
+        return EventCodec(PersonalDataVault(conn, self.clock))
+
+    def comment(self, comment_id: str) -> dict[str, Any]:
+        with read_transaction(self.engine) as conn:
+            row = comments.get_comment(conn, comment_id)
+        if row is None:
+            raise CommentNotFound(f"comment {comment_id} does not exist")
+        return row
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        with read_transaction(self.engine) as conn:
+            return articles.get_article(conn, article_id)
+
+    def history(self, comment_id: str, *, personal: bool = True) -> list[dict[str, Any]]:
+        with read_transaction(self.engine) as conn:
+            recorded = self.store.read_stream(conn, comment_stream(comment_id))
+            codec = self._codec(conn)
+            described = [describe(r, codec.decode(r), personal=personal) for r in recorded]
+        if not described:
+            raise CommentNotFound(f"comment {comment_id} does not exist")
+        return described
+
+    def comment_as_of(self, comment_id: str, *, position: int | None = None,
+                      at: datetime | None = None) -> tuple[Comment, int]:
+        """The comment as it stood at a past log position or moment, folded from its events."""
+        with read_transaction(self.engine) as conn:
+            if at is not None:
+                position = self.store.position_at(conn, at)
+            recorded = self.store.read_stream(conn, comment_stream(comment_id),
+                                              to_position=position)
+            codec = self._codec(conn)
+            domain = [codec.decode(r) for r in recorded]
+        if not domain:
+            raise CommentNotFound(f"comment {comment_id} did not exist at that point")
+        return Comment.from_history(comment_id, domain), recorded[-1].position
+
+    def pending_as_of(self, *, position: int | None = None, at: datetime | None = None,
+                      after: int = 0, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """Comments that were waiting for a decision at a past position, oldest first."""
+        with read_transaction(self.engine) as conn:
+            if at is not None:
+                position = self.store.position_at(conn, at)
+            if position is None:
+                position = self.store.head(conn)
+            submitted, decided = events.alias("submitted"), events.alias("decided")
+            query = (
+                sa.select(submitted.c.position, submitted.c.stream_id, submitted.c.data)
+                .where(
+                    submitted.c.type == CommentSubmitted.TYPE,
+                    submitted.c.position > after,
+                    submitted.c.position <= position,
+                    ~sa.exists().where(
+                        decided.c.stream_id == submitted.c.stream_id,
+                        decided.c.type.in_([CommentApproved.TYPE, CommentRejected.TYPE]),
+                        decided.c.position <= position,
+                    ),
+                )
+                .order_by(submitted.c.position)
+                .limit(limit)
+            )
+            items = [
+                {"comment_id": r.data["comment_id"], "article_id": r.data["article_id"],
+                 "submitted_at": r.data["submitted_at"], "submitted_position": r.position}
+                for r in conn.execute(query)
+            ]
+        return items, position
+
+    def queue(self, *, sort: str = "oldest", article_id: str | None = None,
+              after: int | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        with read_transaction(self.engine) as conn:
+            page = queue.queue_page(conn, sort=sort, article_id=article_id, after=after,
+                                    limit=limit)
+            details = comments.get_comments(conn, [r["comment_id"] for r in page])
+            total = articles.pending_total(conn, article_id)
+        return [{**details[r["comment_id"]], **r} for r in page], total
+
+    def public_thread(self, article_id: str, *, after: int | None = None,
+                      limit: int = 50) -> list[dict[str, Any]]:
+        with read_transaction(self.engine) as conn:
+            return public_threads.public_thread(conn, article_id, after=after, limit=limit)
+
+    def feed(self, *, after: int = 0, limit: int = 100, types: Sequence[str] | None = None,
+             stream_prefix: str | None = None, personal: bool = False) -> list[dict[str, Any]]:
+        with read_transaction(self.engine) as conn:
+            recorded = self.store.read_all(conn, after=after, limit=limit, types=types,
+                                           stream_prefix=stream_prefix)
+            codec = self._codec(conn)
+            return [describe(r, codec.decode(r), personal=personal) for r in recorded]
+
+    def head(self) -> int:
+        with read_transaction(self.engine) as conn:
+            return self.store.head(conn)

@@ -1,0 +1,68 @@
+"""One write transaction around one command: rolled back unless `commit()` is called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from ..db import WRITE
+from ..domain.comment import Comment
+from ..domain.events import DomainEvent, comment_stream
+from ..eventstore import EventStore, NewEvent, RecordedEvent
+from ..eventstore.codec import EventCodec
+from ..eventstore.personal_data import PersonalDataVault
+from ..eventstore.store import ExpectedVersion
+from ..projections.runner import ProjectionRunner
+
+
+class UnitOfWork:
+    def __init__(self, engine: Engine, store: EventStore, runner: ProjectionRunner,
+                 clock: Callable[[], datetime]):
+        self._engine = engine
+        self.store = store
+        self.runner = runner
+        self.clock = clock
+        self.conn: Connection
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        self.conn = self._engine.connect()
+        self.conn.execution_options(**{WRITE: True})
+        self._tx = self.conn.begin()
+        self.vault = PersonalDataVault(self.conn, self.clock)
+        self.codec = EventCodec(self.vault)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._tx.is_active:
+                self._tx.rollback()
+        finally:
+            self.conn.close()
+
+    def commit(self) -> None:
+        self._tx.commit()
+        self._committed = True
+
+    def load_comment(self, comment_id: str) -> Comment:
+        history = self.store.read_stream(self.conn, comment_stream(comment_id))
+        return Comment.from_history(comment_id, [self.codec.decode(r) for r in history])
+
+    def record(
+        self,
+        stream_id: str,
+        domain_events: list[DomainEvent],
+        expected_version: ExpectedVersion,
+        metadata: dict[str, Any],
+    ) -> list[RecordedEvent]:
+        """Append the events and bring every projection up to them, in this transaction."""
+        new = []
+        for event in domain_events:
+            type_, schema, data = self.codec.encode(event)
+            new.append(NewEvent(type_, data, metadata, schema))
+        recorded = self.store.append(self.conn, stream_id, new, expected_version)
+        self.runner.apply(self.conn, zip(recorded, domain_events, strict=True))
+        return recorded

@@ -1,0 +1,57 @@
+"""The composition root: builds every part from Settings, once, for the API and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.engine import Connection, Engine
+
+from .application.handlers import Moderation
+from .application.queries import ModerationQueries
+from .config import Settings
+from .db import make_engine
+from .domain.comment import SubmissionRules
+from .eventstore import EventStore
+from .eventstore.codec import EventCodec
+from .eventstore.personal_data import PersonalDataVault
+from .eventstore.store import utc_now
+from .projections.runner import ProjectionRunner
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    store: EventStore
+    runner: ProjectionRunner
+    moderation: Moderation
+    queries: ModerationQueries
+    clock: Callable[[], datetime]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+          engine: Engine | None = None) -> Services:
+    engine = engine or make_engine(settings)
+    store = EventStore(clock)
+
+    def codec_for(conn: Connection) -> EventCodec:
+        return EventCodec(PersonalDataVault(conn, clock))
+
+    runner = ProjectionRunner(store, codec_for)
+    moderation = Moderation(engine, store, runner, clock,
+                            SubmissionRules(body_max=settings.body_max_chars))
+    queries = ModerationQueries(engine, store, clock)
+    return Services(settings, engine, store, runner, moderation, queries, clock)

@@ -1,0 +1,132 @@
+"""Database plumbing shared by the event store and the projections.
+
+Nothing is built at import time: engines come from `make_engine(settings)`. Every write runs
+in `write_transaction`, which on SQLite is `BEGIN IMMEDIATE` so that a transaction that reads
+then writes never fails halfway with SQLITE_BUSY, and on PostgreSQL is READ COMMITTED with
+lock and idle timeouts so a stuck client cannot hold the event store's head row for long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+
+from .config import Settings
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSONDoc = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Timezone-aware UTC datetimes on both databases (SQLite keeps no offset itself)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+WRITE = "moderation_write"
+
+
+def make_engine(settings: Settings) -> Engine:
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings)
+    if url.get_backend_name() == "postgresql":
+        return _postgres_engine(url, settings)
+    raise SystemExit(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
+    engine = sa.create_engine(
+        url,
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
+                      "check_same_thread": False},
+        poolclass=sa.pool.QueuePool if url.database not in (None, "", ":memory:")
+        else sa.pool.StaticPool,
+        pool_size=settings.pool_size,
+        max_overflow=10,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    options = (
+        f"-c lock_timeout={int(settings.pg_lock_timeout_ms)} "
+        f"-c idle_in_transaction_session_timeout={int(settings.pg_idle_in_transaction_timeout_ms)} "
+        f"-c statement_timeout={int(settings.pg_statement_timeout_ms)} "
+        "-c timezone=UTC"
+    )
+    return sa.create_engine(
+        url,
+        connect_args={"options": options, "connect_timeout": 5},
+        isolation_level="READ COMMITTED",
+        pool_size=settings.pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+    )
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction: committed when the block ends, rolled back on any error."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only snapshot: every query in the block sees the same committed state."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            yield conn

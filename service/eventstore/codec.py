@@ -1,0 +1,102 @@
+"""Stable wire names and JSON payloads for domain events, with upcasting on read.
+
+Stored payloads are versioned (`schema_version`); an old payload is upcast step by step when
+read, so events written years ago are never rewritten. Personal data is sealed by the vault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from ..domain.events import (
+    EVENT_TYPES,
+    ArticleRegistered,
+    CommentApproved,
+    CommentRejected,
+    CommentScreened,
+    CommentSubmitted,
+    DomainEvent,
+    Flag,
+)
+from .personal_data import PersonalDataVault
+from .store import RecordedEvent
+
+CURRENT_SCHEMA = {name: 1 for name in EVENT_TYPES}
+PERSONAL_FIELDS = ("author_name", "author_email", "network_address", "body")
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class UnknownEventType(Exception):
+    pass
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+class EventCodec:
+    def __init__(self, vault: PersonalDataVault, upcasters: dict | None = None):
+        self._vault = vault
+        self._upcasters = UPCASTERS if upcasters is None else upcasters
+
+    def encode(self, event: DomainEvent) -> tuple[str, int, dict[str, Any]]:
+        data = asdict(event)
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = _time(value)
+        if isinstance(event, CommentSubmitted):
+            personal = {name: data.pop(name) for name in PERSONAL_FIELDS}
+            data["personal"] = self._vault.seal(event.author_id, personal, event.comment_id)
+        if isinstance(event, CommentRejected):
+            data["reasons"] = list(event.reasons)
+        return event.TYPE, CURRENT_SCHEMA[event.TYPE], data
+
+    def decode(self, recorded: RecordedEvent) -> DomainEvent:
+        cls = EVENT_TYPES.get(recorded.type)
+        if cls is None:
+            raise UnknownEventType(recorded.type)
+        data = self.upcast(recorded.type, recorded.schema_version, recorded.data)
+        if cls is CommentSubmitted:
+            opened = self._vault.open(data["personal"], data["comment_id"])
+            personal = opened or dict.fromkeys(PERSONAL_FIELDS)
+            return CommentSubmitted(
+                comment_id=data["comment_id"], article_id=data["article_id"],
+                parent_id=data["parent_id"], author_id=data["author_id"],
+                submitted_at=_parse_time(data["submitted_at"]),
+                **{name: personal.get(name) for name in PERSONAL_FIELDS},
+            )
+        if cls is CommentApproved:
+            return CommentApproved(
+                data["comment_id"], data["article_id"], data["previous_status"],
+                data["moderator_id"], data["note"], _parse_time(data["decided_at"]))
+        if cls is CommentRejected:
+            return CommentRejected(
+                data["comment_id"], data["article_id"], data["previous_status"],
+                data["moderator_id"], tuple(data["reasons"]),
+                data["guideline_version"], data["note"], _parse_time(data["decided_at"]))
+        if cls is CommentScreened:
+            return CommentScreened(
+                data["comment_id"], tuple(Flag(**f) for f in data["flags"]), data["risk"],
+                data["screener"], _parse_time(data["screened_at"]))
+        return ArticleRegistered(
+            article_id=data["article_id"], title=data["title"], url=data["url"],
+            language=data["language"], published_at=_parse_time(data["published_at"]),
+            summary=data["summary"], registered_at=_parse_time(data["registered_at"]))
+
+    def upcast(self, type_: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
+        target = CURRENT_SCHEMA[type_]
+        while schema_version < target:
+            data = self._upcasters[(type_, schema_version)](dict(data))
+            schema_version += 1
+        if schema_version > target:
+            raise UnknownEventType(f"{type_} schema {schema_version} is newer than this code")
+        return data

@@ -1,0 +1,103 @@
+"""Crypto-shredding: personal data in events is sealed with a key per data subject.
+
+The log never holds an author's name, e-mail, address or comment text in plain form. Erasing
+a subject deletes its key row; every event stays byte for byte as it was, but the sealed part
+can no longer be opened. Keys are cached per vault, which lives for one transaction or rebuild.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.engine import Connection
+
+from .tables import installation, subject_keys
+
+ALGORITHM = "A256GCM"
+
+
+class PersonalDataVault:
+    def __init__(self, conn: Connection, clock: Callable[[], datetime]):
+        self._conn = conn
+        self._clock = clock
+        self._keys: dict[str, bytes | None] = {}
+        self._pseudonym_key: bytes | None = None
+
+    def pseudonym(self, kind: str, value: str) -> str:
+        """A stable id for a value (an e-mail) that cannot be reversed without our secret."""
+        if self._pseudonym_key is None:
+            self._pseudonym_key = self._conn.execute(
+                sa.select(installation.c.pseudonym_key).where(installation.c.id == 1)
+            ).scalar_one()
+        digest = hmac.new(self._pseudonym_key, f"{kind}:{value}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    def seal(self, subject_id: str, payload: dict[str, Any], aad: str) -> dict[str, str]:
+        key = self._key(subject_id, create=True)
+        assert key is not None
+        nonce = os.urandom(12)
+        plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        sealed = AESGCM(key).encrypt(nonce, plaintext, aad.encode())
+        return {
+            "alg": ALGORITHM,
+            "subject": subject_id,
+            "nonce": base64.b64encode(nonce).decode(),
+            "ciphertext": base64.b64encode(sealed).decode(),
+        }
+
+    def open(self, sealed: dict[str, str], aad: str) -> dict[str, Any] | None:
+        """The sealed payload, or None once its subject has been erased."""
+        key = self._key(sealed["subject"], create=False)
+        if key is None:
+            return None
+        plaintext = AESGCM(key).decrypt(
+            base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]),
+            aad.encode(),
+        )
+        return json.loads(plaintext)
+
+    def erase(self, subject_id: str) -> bool:
+        self._keys[subject_id] = None
+        result = self._conn.execute(
+            subject_keys.delete().where(subject_keys.c.subject_id == subject_id)
+        )
+        return result.rowcount > 0
+
+    def _key(self, subject_id: str, *, create: bool) -> bytes | None:
+        if subject_id in self._keys and (self._keys[subject_id] is not None or not create):
+            return self._keys[subject_id]
+        key = self._load(subject_id)
+        if key is None and create:
+            self._conn.execute(
+                _insert_ignoring_conflict(self._conn).values(
+                    subject_id=subject_id, key=AESGCM.generate_key(256), created_at=self._clock()
+                )
+            )
+            key = self._load(subject_id)
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[subject_id] = key
+        return key
+
+    def _load(self, subject_id: str) -> bytes | None:
+        return self._conn.execute(
+            sa.select(subject_keys.c.key).where(subject_keys.c.subject_id == subject_id)
+        ).scalar_one_or_none()
+
+
+def _insert_ignoring_conflict(conn: Connection):  # noqa: ANN202
+    """Two first comments by one author may race to create the key; either key wins."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(subject_keys).on_conflict_do_nothing(index_elements=["subject_id"])

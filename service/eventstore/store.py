@@ -1,0 +1,230 @@
+"""Append and read events.
+
+Positions are gapless and in commit order on both databases: an append takes the head row's
+lock (`UPDATE ... RETURNING`) and keeps it until its transaction ends, so a reader that asks
+for "events after N" can never miss one that commits late, and a rollback burns no number.
+The unique `(stream_id, version)` key stays the final arbiter of concurrent writers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ..db import UTCDateTime
+from .errors import DuplicateEvent, WrongExpectedVersion
+from .tables import event_store_head, events
+
+
+class Expect(Enum):
+    ANY = "any"
+    NO_STREAM = "no_stream"
+    STREAM_EXISTS = "stream_exists"
+
+
+ANY = Expect.ANY
+NO_STREAM = Expect.NO_STREAM
+STREAM_EXISTS = Expect.STREAM_EXISTS
+ExpectedVersion = int | Expect
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    event_id: str
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    recorded_at: datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_COLUMNS = (
+    events.c.position, events.c.event_id, events.c.stream_id, events.c.version, events.c.type,
+    events.c.schema_version, events.c.data, events.c.metadata, events.c.recorded_at,
+)
+
+
+class EventStore:
+    def __init__(self, clock: Callable[[], datetime] = utc_now):
+        self._clock = clock
+
+    def append(
+        self,
+        conn: Connection,
+        stream_id: str,
+        new_events: Sequence[NewEvent],
+        expected_version: ExpectedVersion,
+    ) -> list[RecordedEvent]:
+        """Append to one stream. On any error the caller's transaction must be rolled back."""
+        if not new_events:
+            return []
+        now = sa.literal(self._clock(), UTCDateTime())
+        head = conn.execute(
+            event_store_head.update()
+            .where(event_store_head.c.id == 1)
+            .values(
+                last_position=event_store_head.c.last_position + len(new_events),
+                last_recorded_at=sa.case(
+                    (event_store_head.c.last_recorded_at > now,
+                     event_store_head.c.last_recorded_at),
+                    else_=now,
+                ),
+            )
+            .returning(event_store_head.c.last_position, event_store_head.c.last_recorded_at)
+        ).one()
+        current = self.stream_version(conn, stream_id)
+        _check_expected(stream_id, expected_version, current)
+        first = head.last_position - len(new_events) + 1
+        rows = [
+            {
+                "position": first + i,
+                "event_id": e.event_id,
+                "stream_id": stream_id,
+                "version": current + 1 + i,
+                "type": e.type,
+                "schema_version": e.schema_version,
+                "data": e.data,
+                "metadata": e.metadata,
+                "recorded_at": head.last_recorded_at,
+            }
+            for i, e in enumerate(new_events)
+        ]
+        try:
+            conn.execute(events.insert(), rows)
+        except IntegrityError as exc:
+            if "event_id" in str(exc.orig):
+                raise DuplicateEvent(str(exc.orig)) from exc
+            raise WrongExpectedVersion(
+                stream_id, expected_version, self.stream_version(conn, stream_id)
+            ) from exc
+        return [_recorded(r) for r in rows]
+
+    def stream_version(self, conn: Connection, stream_id: str) -> int:
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
+                events.c.stream_id == stream_id
+            )
+        ).scalar_one()
+
+    def read_stream(
+        self,
+        conn: Connection,
+        stream_id: str,
+        *,
+        to_version: int | None = None,
+        to_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        query = sa.select(*_COLUMNS).where(events.c.stream_id == stream_id)
+        if to_version is not None:
+            query = query.where(events.c.version <= to_version)
+        if to_position is not None:
+            query = query.where(events.c.position <= to_position)
+        return [_recorded(r._mapping) for r in conn.execute(query.order_by(events.c.version))]
+
+    def read_all(
+        self,
+        conn: Connection,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        stream_prefix: str | None = None,
+        to_position: int | None = None,
+    ) -> list[RecordedEvent]:
+        """The global feed, in position order, starting after `after`."""
+        query = sa.select(*_COLUMNS).where(events.c.position > after)
+        if types:
+            query = query.where(events.c.type.in_(list(types)))
+        if stream_prefix:
+            query = query.where(
+                events.c.stream_id.startswith(stream_prefix, autoescape=True)
+            )
+        if to_position is not None:
+            query = query.where(events.c.position <= to_position)
+        query = query.order_by(events.c.position).limit(limit)
+        return [_recorded(r._mapping) for r in conn.execute(query)]
+
+    def iter_all(
+        self, conn: Connection, *, after: int = 0, to_position: int | None = None,
+        batch_size: int = 2000,
+    ) -> Iterator[RecordedEvent]:
+        """Stream the whole log in pages; memory stays flat however long the log is."""
+        while True:
+            page = self.read_all(conn, after=after, limit=batch_size, to_position=to_position)
+            yield from page
+            if len(page) < batch_size:
+                return
+            after = page[-1].position
+
+    def head(self, conn: Connection) -> int:
+        return conn.execute(
+            sa.select(event_store_head.c.last_position).where(event_store_head.c.id == 1)
+        ).scalar_one()
+
+    def lock_head(self, conn: Connection) -> int:
+        """Hold the append lock until the transaction ends, so no event can be added."""
+        return conn.execute(
+            event_store_head.update()
+            .where(event_store_head.c.id == 1)
+            .values(last_position=event_store_head.c.last_position)
+            .returning(event_store_head.c.last_position)
+        ).scalar_one()
+
+    def position_at(self, conn: Connection, moment: datetime) -> int:
+        """The last position recorded at or before `moment` (0 if none)."""
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)).where(
+                events.c.recorded_at <= moment
+            )
+        ).scalar_one()
+
+
+def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
+    if expected is ANY:
+        return
+    if expected is NO_STREAM:
+        ok = current == 0
+    elif expected is STREAM_EXISTS:
+        ok = current > 0
+    else:
+        ok = current == expected
+    if not ok:
+        raise WrongExpectedVersion(stream_id, expected, current)
+
+
+def _recorded(row: Any) -> RecordedEvent:
+    return RecordedEvent(
+        position=row["position"],
+        event_id=str(row["event_id"]),
+        stream_id=row["stream_id"],
+        version=row["version"],
+        type=row["type"],
+        schema_version=row["schema_version"],
+        data=row["data"],
+        metadata=row["metadata"],
+        recorded_at=row["recorded_at"],
+    )

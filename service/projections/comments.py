@@ -1,0 +1,95 @@
+"""Current state of every comment: what a moderator sees when opening one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import JSONDoc, UTCDateTime, metadata
+from ..domain.events import (
+    CommentApproved,
+    CommentRejected,
+    CommentScreened,
+    CommentSubmitted,
+    DomainEvent,
+)
+from ..eventstore import RecordedEvent
+from .base import Projection
+
+comment_state = sa.Table(
+    "comment_state",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("parent_id", sa.String(36), nullable=True),
+    sa.Column("author_id", sa.String(100), nullable=False),
+    sa.Column("author_name", sa.Text(), nullable=True),
+    sa.Column("author_email", sa.Text(), nullable=True),
+    sa.Column("body", sa.Text(), nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reasons", JSONDoc, nullable=False),
+    sa.Column("guideline_version", sa.String(40), nullable=True),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("decided_by", sa.String(100), nullable=True),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("flags", JSONDoc, nullable=False),
+    sa.Column("risk", sa.Float(), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("last_position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+              nullable=False),
+    sa.Index(None, "author_id"),
+)
+
+
+class CommentStateProjection(Projection):
+    name = "comment_state"
+    live_tables = (comment_state,)
+
+    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+        (table,) = self.tables
+        moved = {"version": recorded.version, "last_position": recorded.position}
+        match event:
+            case CommentSubmitted():
+                conn.execute(table.insert().values(
+                    comment_id=event.comment_id, article_id=event.article_id,
+                    parent_id=event.parent_id, author_id=event.author_id,
+                    author_name=event.author_name, author_email=event.author_email,
+                    body=event.body, status="pending", reasons=[], flags=[],
+                    submitted_at=event.submitted_at, **moved,
+                ))
+            case CommentScreened():
+                flags = [{"code": f.code, "guideline": f.guideline, "evidence": f.evidence}
+                         for f in event.flags]
+                self._update(conn, event.comment_id, flags=flags, risk=event.risk, **moved)
+            case CommentApproved():
+                self._update(conn, event.comment_id, status="approved", reasons=[],
+                             guideline_version=None, note=event.note,
+                             decided_by=event.moderator_id, decided_at=event.decided_at, **moved)
+            case CommentRejected():
+                self._update(conn, event.comment_id, status="rejected",
+                             reasons=list(event.reasons),
+                             guideline_version=event.guideline_version, note=event.note,
+                             decided_by=event.moderator_id, decided_at=event.decided_at, **moved)
+
+    def _update(self, conn: Connection, comment_id: str, **values: Any) -> None:
+        (table,) = self.tables
+        conn.execute(table.update().where(table.c.comment_id == comment_id).values(**values))
+
+
+def get_comment(conn: Connection, comment_id: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        sa.select(comment_state).where(comment_state.c.comment_id == comment_id)
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def get_comments(conn: Connection, comment_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not comment_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(comment_state).where(comment_state.c.comment_id.in_(comment_ids))
+    )
+    return {r.comment_id: dict(r._mapping) for r in rows}

@@ -1,0 +1,72 @@
+"""What readers see: approved comments per article, oldest first. Nothing else ever leaks here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import UTCDateTime, metadata
+from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted, DomainEvent
+from ..eventstore import RecordedEvent
+from .base import Projection
+
+Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# Submissions wait here, unseen, so that approval can publish them without reading another
+# projection's tables; the public query reads only rows with `approved_at` set.
+public_comments = sa.Table(
+    "public_comments",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("parent_id", sa.String(36), nullable=True),
+    sa.Column("author_name", sa.Text(), nullable=True),
+    sa.Column("body", sa.Text(), nullable=True),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("submitted_position", Position, nullable=False),
+    sa.Column("approved_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "article_id", "submitted_position",
+             postgresql_where=sa.text("approved_at IS NOT NULL"),
+             sqlite_where=sa.text("approved_at IS NOT NULL")),
+)
+
+
+class PublicThreadProjection(Projection):
+    name = "public_threads"
+    live_tables = (public_comments,)
+
+    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+        (table,) = self.tables
+        match event:
+            case CommentSubmitted():
+                conn.execute(table.insert().values(
+                    comment_id=event.comment_id, article_id=event.article_id,
+                    parent_id=event.parent_id, author_name=event.author_name, body=event.body,
+                    submitted_at=event.submitted_at, submitted_position=recorded.position,
+                    approved_at=None,
+                ))
+            case CommentApproved():
+                conn.execute(table.update().where(table.c.comment_id == event.comment_id)
+                             .values(approved_at=event.decided_at))
+            case CommentRejected():
+                conn.execute(table.update().where(table.c.comment_id == event.comment_id)
+                             .values(approved_at=None))
+
+
+def public_thread(
+    conn: Connection, article_id: str, *, after: int | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Approved comments of one article, oldest first; `after` is a submitted_position."""
+    t = public_comments
+    query = (
+        sa.select(t.c.comment_id, t.c.article_id, t.c.parent_id, t.c.author_name, t.c.body,
+                  t.c.submitted_at, t.c.approved_at, t.c.submitted_position)
+        .where(t.c.article_id == article_id, t.c.approved_at.is_not(None))
+        .order_by(t.c.submitted_position)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(t.c.submitted_position > after)
+    return [dict(r._mapping) for r in conn.execute(query)]

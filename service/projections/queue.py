@@ -1,0 +1,86 @@
+"""The moderation queue: pending comments, paged by keyset so page 10,000 is as fast as page 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import UTCDateTime, metadata
+from ..domain.events import (
+    CommentApproved,
+    CommentRejected,
+    CommentScreened,
+    CommentSubmitted,
+    DomainEvent,
+)
+from ..eventstore import RecordedEvent
+from .base import Projection
+
+Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+moderation_queue = sa.Table(
+    "moderation_queue",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("submitted_position", Position, nullable=False, unique=True),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("risk", sa.Float(), nullable=False),
+    sa.Index(None, "article_id", "submitted_position"),
+    sa.Index(None, "risk", "submitted_position"),
+)
+
+
+class QueueProjection(Projection):
+    name = "moderation_queue"
+    live_tables = (moderation_queue,)
+
+    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+        (table,) = self.tables
+        match event:
+            case CommentSubmitted():
+                conn.execute(table.insert().values(
+                    comment_id=event.comment_id, article_id=event.article_id,
+                    submitted_position=recorded.position, submitted_at=event.submitted_at,
+                    risk=0.0,
+                ))
+            case CommentScreened():
+                conn.execute(table.update().where(table.c.comment_id == event.comment_id)
+                             .values(risk=event.risk))
+            case CommentApproved() | CommentRejected():
+                conn.execute(table.delete().where(table.c.comment_id == event.comment_id))
+
+
+SORTS = ("oldest", "newest")
+
+
+def queue_page(
+    conn: Connection,
+    *,
+    sort: str = "oldest",
+    article_id: str | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """One page of pending comments; `after` is the last `submitted_position` already seen."""
+    q = moderation_queue
+    query = sa.select(q)
+    if article_id is not None:
+        query = query.where(q.c.article_id == article_id)
+    if sort == "newest":
+        if after is not None:
+            query = query.where(q.c.submitted_position < after)
+        query = query.order_by(q.c.submitted_position.desc())
+    else:
+        if after is not None:
+            query = query.where(q.c.submitted_position > after)
+        query = query.order_by(q.c.submitted_position)
+    return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+
+
+def oldest_pending(conn: Connection) -> dict[str, Any] | None:
+    q = moderation_queue
+    row = conn.execute(sa.select(q).order_by(q.c.submitted_position).limit(1)).one_or_none()
+    return dict(row._mapping) if row else None

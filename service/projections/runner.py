@@ -1,0 +1,216 @@
+"""Keeps the read models in step with the log: inline on every append, and by full replay.
+
+Inline: the projections and their checkpoints are written in the append's own transaction,
+and the checkpoint update demands that each projection was exactly at the previous position,
+so an event can never be skipped or applied twice.
+
+Rebuild: the log is replayed into fresh copies of every table (`rebuild_*`), streaming in
+batches; the final catch-up, the comparison and the swap run under the append lock, so the
+copies and the live tables describe the same position.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ..db import write_transaction
+from ..domain.events import DomainEvent
+from ..eventstore import EventStore, RecordedEvent
+from ..eventstore.codec import EventCodec
+from .articles import ArticleProjection
+from .base import Projection, checkpoints
+from .comments import CommentStateProjection
+from .moderator_activity import ModeratorActivityProjection
+from .public_threads import PublicThreadProjection
+from .queue import QueueProjection
+
+log = logging.getLogger(__name__)
+
+ALL_PROJECTIONS: tuple[type[Projection], ...] = (
+    CommentStateProjection,
+    QueueProjection,
+    PublicThreadProjection,
+    ArticleProjection,
+    ModeratorActivityProjection,
+)
+REBUILD_PREFIX = "rebuild_"
+
+
+class ProjectionOutOfStep(RuntimeError):
+    """A projection's checkpoint is not where the next event expects it: refuse to go on."""
+
+
+@dataclass
+class TableDifference:
+    table: str
+    live_rows: int
+    rebuilt_rows: int
+    mismatched_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RebuildReport:
+    position: int
+    events: int
+    differences: list[TableDifference]
+    swapped: bool
+
+    @property
+    def identical(self) -> bool:
+        return not self.differences
+
+
+CodecFactory = Callable[[Connection], EventCodec]
+
+
+class ProjectionRunner:
+    def __init__(self, store: EventStore, codec_for: CodecFactory,
+                 projection_types: Sequence[type[Projection]] = ALL_PROJECTIONS):
+        self.store = store
+        self.codec_for = codec_for
+        self.projection_types = tuple(projection_types)
+        self.live = [cls() for cls in self.projection_types]
+        self.names = [p.name for p in self.live]
+
+    # -- inline -------------------------------------------------------------------------
+    def apply(self, conn: Connection, changes: Iterable[tuple[RecordedEvent, DomainEvent]]) -> None:
+        changes = list(changes)
+        if not changes:
+            return
+        first, last = changes[0][0].position, changes[-1][0].position
+        for recorded, event in changes:
+            for projection in self.live:
+                projection.apply(conn, event, recorded)
+        moved = conn.execute(
+            checkpoints.update()
+            .where(checkpoints.c.name.in_(self.names), checkpoints.c.position == first - 1)
+            .values(position=last)
+        ).rowcount
+        if moved != len(self.names):
+            raise ProjectionOutOfStep(
+                f"projections are not at position {first - 1}; run "
+                "'moderation projections rebuild'"
+            )
+
+    def status(self, conn: Connection) -> dict[str, int]:
+        rows = conn.execute(sa.select(checkpoints.c.name, checkpoints.c.position))
+        return {r.name: r.position for r in rows}
+
+    # -- rebuild ------------------------------------------------------------------------
+    def rebuild(
+        self,
+        engine: Engine,
+        *,
+        swap: bool = True,
+        batch_size: int = 2000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RebuildReport:
+        """Replay the whole log into fresh tables; compare with live; swap them in if asked."""
+        shadow_md = sa.MetaData()
+        shadows = {
+            cls: tuple(_shadow_copy(t, shadow_md) for t in cls.live_tables)
+            for cls in self.projection_types
+        }
+        replicas = [cls(tables=shadows[cls]) for cls in self.projection_types]
+        with write_transaction(engine) as conn:
+            shadow_md.drop_all(conn)
+            shadow_md.create_all(conn)
+            target = self.store.head(conn)
+        applied, position = 0, 0
+        try:
+            while position < target:
+                with write_transaction(engine) as conn:
+                    batch = self.store.read_all(conn, after=position, limit=batch_size,
+                                                to_position=target)
+                    self._replay(conn, replicas, batch)
+                if not batch:
+                    break
+                position = batch[-1].position
+                applied += len(batch)
+                if progress:
+                    progress(applied, target)
+            with write_transaction(engine) as conn:
+                final = self.store.lock_head(conn)
+                tail = self.store.read_all(conn, after=position, limit=10**9)
+                self._replay(conn, replicas, tail)
+                applied += len(tail)
+                if progress and tail:
+                    progress(applied, final)
+                differences = [
+                    diff for cls in self.projection_types
+                    for live, shadow in zip(cls.live_tables, shadows[cls], strict=True)
+                    if (diff := compare_tables(conn, live, shadow)) is not None
+                ]
+                if swap:
+                    self._swap(conn, shadows, final)
+        finally:
+            with write_transaction(engine) as conn:
+                shadow_md.drop_all(conn)
+        log.info("projections replayed %d events to position %d: %s", applied, final,
+                 "identical" if not differences else f"{len(differences)} table(s) differed")
+        return RebuildReport(final, applied, differences, swap)
+
+    def _replay(self, conn: Connection, replicas: list[Projection],
+                batch: list[RecordedEvent]) -> None:
+        codec = self.codec_for(conn)
+        for recorded in batch:
+            event = codec.decode(recorded)
+            for replica in replicas:
+                replica.apply(conn, event, recorded)
+
+    def _swap(self, conn: Connection, shadows: dict, position: int) -> None:
+        for cls in self.projection_types:
+            for live, shadow in zip(cls.live_tables, shadows[cls], strict=True):
+                conn.execute(live.delete())
+                conn.execute(live.insert().from_select(
+                    [c.name for c in live.columns], sa.select(*shadow.columns)))
+        conn.execute(checkpoints.delete().where(checkpoints.c.name.in_(self.names)))
+        conn.execute(checkpoints.insert(),
+                     [{"name": name, "position": position} for name in self.names])
+
+
+def _shadow_copy(table: sa.Table, shadow_md: sa.MetaData) -> sa.Table:
+    """Same columns and primary key, no secondary indexes: cheaper to fill, no name clashes."""
+    columns = [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
+                         autoincrement=False) for c in table.columns]
+    return sa.Table(REBUILD_PREFIX + table.name, shadow_md, *columns)
+
+
+def compare_tables(conn: Connection, live: sa.Table, shadow: sa.Table,
+                   max_keys: int = 10) -> TableDifference | None:
+    """Walk both tables in primary-key order, side by side, without loading either whole."""
+    def rows(table: sa.Table):  # noqa: ANN202
+        keys = [table.c[c.name] for c in live.primary_key.columns]
+        return conn.execute(sa.select(*table.columns).order_by(*keys)).yield_per(1000)
+
+    pk = [c.name for c in live.primary_key.columns]
+    names = [c.name for c in live.columns]
+    live_count = rebuilt_count = 0
+    mismatched: list[str] = []
+    live_rows, shadow_rows = iter(rows(live)), iter(rows(shadow))
+    a, b = next(live_rows, None), next(shadow_rows, None)
+    while a is not None or b is not None:
+        ka = tuple(a._mapping[k] for k in pk) if a is not None else None
+        kb = tuple(b._mapping[k] for k in pk) if b is not None else None
+        if ka is not None and (kb is None or ka < kb):
+            live_count += 1
+            mismatched.append(f"{ka} only live")
+            a = next(live_rows, None)
+        elif kb is not None and (ka is None or kb < ka):
+            rebuilt_count += 1
+            mismatched.append(f"{kb} only rebuilt")
+            b = next(shadow_rows, None)
+        else:
+            live_count += 1
+            rebuilt_count += 1
+            if [a._mapping[n] for n in names] != [b._mapping[n] for n in names]:
+                mismatched.append(f"{ka} differs")
+            a, b = next(live_rows, None), next(shadow_rows, None)
+    if not mismatched:
+        return None
+    return TableDifference(live.name, live_count, rebuilt_count, mismatched[:max_keys])

@@ -1,0 +1,8 @@
+"""Every table the service owns, gathered on one MetaData for Alembic and the tests."""
+
+from .application import idempotency  # noqa: F401
+from .db import metadata
+from .eventstore import tables  # noqa: F401
+from .projections import runner  # noqa: F401  (imports every projection module)
+
+__all__ = ["metadata"]
