@@ -21,6 +21,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            transactional_ddl=True,  # SQLite rolls DDL back too: no half-done upgrade
         )
         with context.begin_transaction():
             context.run_migrations()

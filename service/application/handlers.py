@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.article import register_article, valid_article_id
-from ..domain.comment import SubmissionRules, new_comment_id, submit_comment
+from ..domain.comment import DEFAULT_RULES, SubmissionRules, new_comment_id, submit_comment
 from ..domain.errors import CommentNotFound, ParentNotFound
 from ..domain.events import CommentApproved, CommentRejected, article_stream, comment_stream
 from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
@@ -54,7 +54,7 @@ class Moderation:
         store: EventStore,
         runner: ProjectionRunner,
         clock: Callable[[], datetime],
-        rules: SubmissionRules = SubmissionRules(),
+        rules: SubmissionRules = DEFAULT_RULES,
         catalogue: GuidelineCatalogue = CATALOGUE,
     ):
         self.engine = engine

@@ -41,6 +41,9 @@ class SubmissionRules:
     name_max: int = 80
 
 
+DEFAULT_RULES = SubmissionRules()
+
+
 @dataclass
 class Comment:
     id: str

@@ -1,0 +1,166 @@
+"""The `moderation` command: schema, projections, articles, and (later) serving."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+
+import click
+from tqdm import tqdm
+
+from . import migrate
+from .application.commands import Actor, Context, RegisterArticle
+from .bootstrap import build, configure_logging
+from .config import Settings
+from .domain.errors import DomainError
+
+CLI_ACTOR = Actor(id="cli", role="admin")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Event-sourced comment moderation service.
+
+    Configuration comes from environment variables; DATABASE_URL selects the database
+    (default: a SQLite file, moderation.db, in the current directory).
+    """
+    settings = Settings.from_env()
+    configure_logging(settings)
+    ctx.obj = settings
+
+
+@main.group()
+def db() -> None:
+    """Create and upgrade the database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_obj
+def db_upgrade(settings: Settings, revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    migrate.upgrade(settings, revision)
+    click.echo(f"database at revision {revision}: {_safe_url(settings)}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.pass_obj
+def db_downgrade(settings: Settings, revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes everything)."""
+    migrate.downgrade(settings, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@db.command("current")
+@click.pass_obj
+def db_current(settings: Settings) -> None:
+    """Show the schema revision of the database and of this code."""
+    services = build(settings)
+    try:
+        current = migrate.current_revision(services.engine)
+    finally:
+        services.close()
+    click.echo(f"database: {current or 'empty'}; code: {migrate.head_revision()}")
+
+
+@main.group()
+def projections() -> None:
+    """Inspect, rebuild and verify the read models."""
+
+
+@projections.command("status")
+@click.pass_obj
+def projections_status(settings: Settings) -> None:
+    """Show each projection's checkpoint and the log's head position."""
+    services = build(settings)
+    try:
+        with services.engine.connect() as conn:
+            head = services.store.head(conn)
+            for name, position in sorted(services.runner.status(conn).items()):
+                state = "up to date" if position == head else f"{head - position} behind"
+                click.echo(f"{name:20} {position:>10}  {state}")
+        click.echo(f"{'event log head':20} {head:>10}")
+    finally:
+        services.close()
+
+
+@projections.command("rebuild")
+@click.option("--verify", is_flag=True,
+              help="Only compare a fresh replay with the live read models; change nothing. "
+                   "Exits 1 when they differ.")
+@click.option("--batch-size", default=2000, show_default=True)
+@click.pass_obj
+def projections_rebuild(settings: Settings, verify: bool, batch_size: int) -> None:
+    """Replay the whole event log into fresh read models and swap them in."""
+    services = build(settings)
+    try:
+        with services.engine.connect() as conn:
+            total = services.store.head(conn)
+        with tqdm(total=total, unit="ev", desc="replaying", file=sys.stderr,
+                  disable=None) as bar:
+            def progress(done: int, target: int) -> None:
+                bar.total = max(bar.total or 0, target)
+                bar.update(done - bar.n)
+
+            report = services.runner.rebuild(services.engine, swap=not verify,
+                                             batch_size=batch_size, progress=progress)
+    finally:
+        services.close()
+    click.echo(f"replayed {report.events} events up to position {report.position}")
+    for diff in report.differences:
+        click.echo(f"  {diff.table}: live {diff.live_rows} rows, rebuilt {diff.rebuilt_rows} "
+                   f"rows; e.g. {', '.join(diff.mismatched_keys[:5])}")
+    if verify:
+        if report.identical:
+            click.echo("verified: the live read models equal a replay of the log")
+        else:
+            click.echo("MISMATCH: the live read models differ from a replay of the log", err=True)
+            sys.exit(1)
+    else:
+        click.echo("read models replaced" + (
+            "" if report.identical else " (they had drifted from the log; now repaired)"))
+
+
+@main.group()
+def articles() -> None:
+    """Register the articles readers comment on."""
+
+
+@articles.command("register")
+@click.argument("article_id")
+@click.option("--title", required=True)
+@click.option("--url")
+@click.option("--language")
+@click.option("--published", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"]))
+@click.option("--summary")
+@click.pass_obj
+def articles_register(settings: Settings, article_id: str, title: str, url: str | None,
+                      language: str | None, published: datetime | None,
+                      summary: str | None) -> None:
+    """Register ARTICLE_ID so readers can comment on it."""
+    from datetime import UTC
+
+    services = build(settings)
+    try:
+        result = services.moderation.register_article(
+            RegisterArticle(article_id, title, url, language,
+                            published.replace(tzinfo=published.tzinfo or UTC)
+                            if published else None, summary),
+            Context(CLI_ACTOR))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        services.close()
+    click.echo(f"article {result.id} registered at position {result.position}")
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

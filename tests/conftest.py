@@ -1,0 +1,116 @@
+"""Shared fixtures: every contract test runs once on SQLite and once on the real PostgreSQL.
+
+PostgreSQL is reached at TEST_POSTGRES_URL (default: the local server's `test` database).
+Where it is unreachable the PostgreSQL cases skip, unless REQUIRE_POSTGRES=1 (CI sets it),
+in which case they fail: CI can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from service.bootstrap import Services, build
+from service.config import Settings
+from service.migrate import upgrade
+from service.projections.base import checkpoints
+from service.projections.runner import ALL_PROJECTIONS
+
+PG_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+class FakeClock:
+    """A clock tests move by hand, so time-dependent rules never need sleeping."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    problem = _postgres_available()
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required but unreachable at {PG_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable ({problem})")
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    upgrade(Settings(database_url=PG_URL))
+    return PG_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(Settings(database_url=f"sqlite:///{path}"))
+    return path
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every table between tests; the append-only triggers are paused only for this."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.exec_driver_sql(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename NOT IN ('alembic_version', 'installation')")]
+        conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER USER")
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)}")
+        conn.exec_driver_sql("ALTER TABLE events ENABLE TRIGGER USER")
+        conn.exec_driver_sql("INSERT INTO event_store_head (id, last_position) VALUES (1, 0)")
+        conn.execute(checkpoints.insert(),
+                     [{"name": cls.name, "position": 0} for cls in ALL_PROJECTIONS])
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "sqlite":
+        path = tmp_path / "moderation.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return Settings(database_url=f"sqlite:///{path}")
+    url = request.getfixturevalue("postgres_url")
+    reset_postgres(url)
+    return Settings(database_url=url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
+    built = build(settings, clock=clock)
+    yield built
+    built.close()
