@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from service.bootstrap import Services, build
 from service.config import Settings
+from service.db import make_engine
 from service.migrate import upgrade
 from service.projections.base import checkpoints
 from service.projections.runner import ALL_PROJECTIONS
@@ -66,14 +67,22 @@ def postgres_url() -> str:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
-    upgrade(Settings(database_url=PG_URL))
+    settings = Settings(database_url=PG_URL)
+    engine = make_engine(settings)
+    upgrade(settings, engine=engine)
+    engine.dispose()
     return PG_URL
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(Settings(database_url=f"sqlite:///{path}"))
+    settings = Settings(database_url=f"sqlite:///{path}")
+    engine = make_engine(settings)
+    upgrade(settings, engine=engine)
+    with engine.connect() as conn:  # fold the WAL into the file so a plain copy is complete
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
     return path
 
 
