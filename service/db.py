@@ -8,8 +8,10 @@ lock and idle timeouts so a stuck client cannot hold the event store's head row 
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -113,10 +115,29 @@ def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:
     )
 
 
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_NO_LOCK = nullcontext()
+
+
+def writer_lock(engine: Engine) -> AbstractContextManager:
+    """Threads of one process take turns before BEGIN IMMEDIATE on SQLite.
+
+    SQLite's busy handler polls with sleeps of up to 100 ms, so threads left to fight over
+    the file lock wait far longer than the writes take; a process-local lock hands the file
+    over at once. Other processes still meet at the file lock and its busy timeout.
+    """
+    if engine.dialect.name != "sqlite":
+        return _NO_LOCK
+    lock = _SQLITE_WRITERS.get(engine)
+    if lock is None:
+        lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    return lock
+
+
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """One write transaction: committed when the block ends, rolled back on any error."""
-    with engine.connect() as conn:
+    with writer_lock(engine), engine.connect() as conn:
         conn.execution_options(**{WRITE: True})
         with conn.begin():
             yield conn

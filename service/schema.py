@@ -3,6 +3,7 @@
 from .application import idempotency  # noqa: F401
 from .db import metadata
 from .eventstore import tables  # noqa: F401
+from .identity import tokens  # noqa: F401
 from .projections import runner  # noqa: F401  (imports every projection module)
 
 __all__ = ["metadata"]

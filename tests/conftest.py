@@ -123,3 +123,12 @@ def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
     built = build(settings, clock=clock)
     yield built
     built.close()
+
+
+@pytest.fixture
+def pg_services(postgres_url: str, clock: FakeClock) -> Iterator[Services]:
+    """For tests that only mean something on PostgreSQL (real concurrency, TRUNCATE)."""
+    reset_postgres(postgres_url)
+    built = build(Settings(database_url=postgres_url, pool_size=12), clock=clock)
+    yield built
+    built.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import WRITE
+from ..db import WRITE, writer_lock
 from ..domain.comment import Comment
 from ..domain.events import DomainEvent, comment_stream
 from ..eventstore import EventStore, NewEvent, RecordedEvent
@@ -29,6 +29,8 @@ class UnitOfWork:
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
+        self._writer = writer_lock(self._engine)
+        self._writer.__enter__()
         self.conn = self._engine.connect()
         self.conn.execution_options(**{WRITE: True})
         self._tx = self.conn.begin()
@@ -42,6 +44,7 @@ class UnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            self._writer.__exit__(None, None, None)
 
     def commit(self) -> None:
         self._tx.commit()

@@ -25,6 +25,7 @@ from ..eventstore.codec import EventCodec
 from .articles import ArticleProjection
 from .base import Projection, checkpoints
 from .comments import CommentStateProjection
+from .decision_log import DecisionLogProjection
 from .moderator_activity import ModeratorActivityProjection
 from .public_threads import PublicThreadProjection
 from .queue import QueueProjection
@@ -37,6 +38,7 @@ ALL_PROJECTIONS: tuple[type[Projection], ...] = (
     PublicThreadProjection,
     ArticleProjection,
     ModeratorActivityProjection,
+    DecisionLogProjection,
 )
 REBUILD_PREFIX = "rebuild_"
 

@@ -1,0 +1,167 @@
+"""The event store's contract, run against SQLite and the real PostgreSQL alike."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from service.db import read_transaction, write_transaction
+from service.eventstore import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    DuplicateEvent,
+    NewEvent,
+    WrongExpectedVersion,
+)
+
+
+def ev(n: int = 0, type_: str = "test.happened") -> NewEvent:
+    return NewEvent(type_, {"n": n, "text": "نص عربي 🙂"}, {"actor": {"id": "t", "role": "test"}})
+
+
+def append(services, stream, events, expected):
+    with write_transaction(services.engine) as conn:
+        return services.store.append(conn, stream, events, expected)
+
+
+def read_all(services, **kw):
+    with read_transaction(services.engine) as conn:
+        return services.store.read_all(conn, **kw)
+
+
+def test_append_and_read_back_exactly(services):
+    recorded = append(services, "s-1", [ev(1), ev(2)], NO_STREAM)
+    assert [(r.position, r.version) for r in recorded] == [(1, 1), (2, 2)]
+    with read_transaction(services.engine) as conn:
+        back = services.store.read_stream(conn, "s-1")
+    assert back == recorded
+    assert back[0].data == {"n": 1, "text": "نص عربي 🙂"}
+    assert back[0].recorded_at.tzinfo is not None
+    assert back[0].metadata["actor"]["role"] == "test"
+
+
+@pytest.mark.parametrize(
+    ("expected", "ok"),
+    [(NO_STREAM, False), (STREAM_EXISTS, True), (ANY, True), (2, True), (1, False), (3, False)],
+)
+def test_expected_version_semantics(services, expected, ok):
+    append(services, "s-1", [ev(1), ev(2)], NO_STREAM)
+    if ok:
+        assert append(services, "s-1", [ev(3)], expected)[0].version == 3
+    else:
+        with pytest.raises(WrongExpectedVersion) as info:
+            append(services, "s-1", [ev(3)], expected)
+        assert info.value.actual == 2
+
+
+def test_stream_exists_refuses_a_new_stream(services):
+    with pytest.raises(WrongExpectedVersion) as info:
+        append(services, "s-new", [ev()], STREAM_EXISTS)
+    assert info.value.actual == 0
+
+
+def test_a_refused_append_burns_no_position(services):
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    with pytest.raises(WrongExpectedVersion):
+        append(services, "s-1", [ev(2)], NO_STREAM)
+    nxt = append(services, "s-2", [ev(3)], NO_STREAM)
+    assert nxt[0].position == 2
+    assert [r.position for r in read_all(services)] == [1, 2]
+
+
+def test_a_rolled_back_transaction_leaves_no_hole(services):
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    with pytest.raises(RuntimeError), write_transaction(services.engine) as conn:
+        services.store.append(conn, "s-2", [ev(2), ev(3)], NO_STREAM)
+        raise RuntimeError("crash after append, before commit")
+    assert append(services, "s-3", [ev(4)], NO_STREAM)[0].position == 2
+
+
+def test_duplicate_event_id_is_refused_not_ignored(services):
+    event = ev(1)
+    append(services, "s-1", [event], NO_STREAM)
+    with pytest.raises(DuplicateEvent):
+        append(services, "s-2", [event], NO_STREAM)
+    assert len(read_all(services)) == 1
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE events SET type = 'tampered'",
+    "DELETE FROM events",
+    "UPDATE events SET data = '{}' WHERE position = 1",
+])
+def test_the_database_refuses_to_change_or_delete_events(services, statement):
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    with pytest.raises(DBAPIError, match="append-only"), services.engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    assert read_all(services)[0].type == "test.happened"
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_truncate(pg_services):
+    append(pg_services, "s-1", [ev(1)], NO_STREAM)
+    with pytest.raises(DBAPIError, match="append-only"), pg_services.engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE events")
+
+
+def test_feed_pages_filters_and_prefixes(services):
+    append(services, "comment-1", [ev(1, "comment.submitted"), ev(2, "comment.approved")],
+           NO_STREAM)
+    append(services, "article-1", [ev(3, "article.registered")], NO_STREAM)
+    append(services, "comment_x", [ev(4, "comment.submitted")], NO_STREAM)
+    assert [r.position for r in read_all(services, after=1, limit=2)] == [2, 3]
+    only = read_all(services, types=["comment.submitted"])
+    assert [r.position for r in only] == [1, 4]
+    # the prefix is literal: '_' is not a LIKE wildcard
+    assert [r.stream_id for r in read_all(services, stream_prefix="comment-")] == [
+        "comment-1", "comment-1"]
+    assert [r.position for r in read_all(services, stream_prefix="comment_")] == [4]
+    assert read_all(services, after=4) == []
+
+
+def test_read_stream_up_to_a_version_or_position(services):
+    append(services, "s-1", [ev(1), ev(2)], NO_STREAM)
+    append(services, "s-2", [ev(3)], NO_STREAM)
+    append(services, "s-1", [ev(4)], 2)
+    with read_transaction(services.engine) as conn:
+        assert [r.version for r in services.store.read_stream(conn, "s-1", to_version=2)] == [
+            1, 2]
+        assert [r.position for r in services.store.read_stream(conn, "s-1", to_position=3)] == [
+            1, 2]
+        assert services.store.read_stream(conn, "nothing") == []
+
+
+def test_recorded_at_never_goes_backwards_and_maps_to_positions(services, clock):
+    t0 = clock.now
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    clock.advance(minutes=5)
+    append(services, "s-1", [ev(2)], 1)
+    clock.now = t0 - timedelta(hours=1)  # a server whose clock jumped back
+    third = append(services, "s-1", [ev(3)], 2)[0]
+    assert third.recorded_at == t0 + timedelta(minutes=5)
+    with read_transaction(services.engine) as conn:
+        assert services.store.position_at(conn, t0 - timedelta(seconds=1)) == 0
+        assert services.store.position_at(conn, t0) == 1
+        assert services.store.position_at(conn, t0 + timedelta(minutes=5)) == 3
+
+
+def test_iter_all_streams_the_whole_log_in_order(services):
+    for i in range(25):
+        append(services, f"s-{i % 4}", [ev(i)], ANY)
+    with read_transaction(services.engine) as conn:
+        positions = [r.position for r in services.store.iter_all(conn, batch_size=7)]
+    assert positions == list(range(1, 26))
+
+
+def test_event_ids_are_uuids_and_unique(services):
+    recorded = append(services, "s-1", [ev(i) for i in range(5)], NO_STREAM)
+    ids = {r.event_id for r in recorded}
+    assert len(ids) == 5
+    assert all(uuid.UUID(i) for i in ids)
+    with read_transaction(services.engine) as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 5
