@@ -1,0 +1,64 @@
+"""The import rules that keep the architecture honest."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "service"
+FRAMEWORKS = {"flask", "flask_smorest", "flask_limiter", "sqlalchemy", "marshmallow", "alembic",
+              "psycopg", "cryptography", "click", "tqdm", "werkzeug", "gunicorn"}
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-node.level]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+    return found
+
+
+def modules(sub: str) -> list[Path]:
+    return sorted((PACKAGE / sub).rglob("*.py"))
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself():
+    for path in modules("domain"):
+        for name in imports(path):
+            top = name.split(".")[0]
+            assert top not in FRAMEWORKS, f"{path.name} imports {name}"
+            if top == "service":
+                assert name.startswith("service.domain"), f"{path.name} imports {name}"
+
+
+def test_nothing_but_the_app_factory_imports_the_api():
+    for path in PACKAGE.rglob("*.py"):
+        if "api" in path.relative_to(PACKAGE).parts or path.name == "app.py":
+            continue
+        assert not any(n.startswith("service.api") for n in imports(path)), path
+
+
+def test_inner_layers_never_import_outer_ones():
+    for layer in ("eventstore", "projections", "application"):
+        for path in modules(layer):
+            for name in imports(path):
+                outer = name in ("service.app", "service.cli") or name.startswith(
+                    ("service.api", "service.app.", "service.cli."))
+                assert not outer, f"{path} imports {name}"
+    for path in modules("eventstore"):
+        assert not any(n.startswith(("service.projections", "service.application"))
+                       for n in imports(path)), path
+
+
+def test_only_config_reads_the_environment():
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "config.py":
+            continue
+        assert "os.environ" not in path.read_text(), f"{path} reads os.environ"

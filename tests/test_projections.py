@@ -1,0 +1,117 @@
+"""Projections: a replay of the log always equals the live read models."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from service.application.commands import (
+    Actor,
+    ApproveComment,
+    Context,
+    RegisterArticle,
+    RejectComment,
+    SubmitComment,
+)
+from service.db import write_transaction
+from service.domain.errors import DomainError
+from service.eventstore import ANY, NewEvent
+from service.projections.runner import ProjectionOutOfStep
+
+ADMIN = Context(Actor("admin", "admin"))
+MODS = [Context(Actor(f"mod-{i}", "moderator")) for i in range(3)]
+BODIES = ["Fair point.", "هذا رأي محترم", "ئەمە ڕاستە \u200f", "Ev rast e 🙂", "STOP!!!"]
+
+command = st.one_of(
+    st.tuples(st.just("submit"), st.sampled_from(["a1", "a2"]), st.sampled_from(BODIES),
+              st.booleans(), st.integers(0, 3)),
+    st.tuples(st.just("approve"), st.integers(0, 30), st.integers(0, 2), st.booleans()),
+    st.tuples(st.just("reject"), st.integers(0, 30), st.integers(0, 2),
+              st.lists(st.sampled_from(["threats", "off_topic", "other", "profanity"]),
+                       min_size=1, max_size=3), st.booleans()),
+)
+
+
+def run(services, commands, state):
+    for cmd in commands:
+        try:
+            if cmd[0] == "submit":
+                _, art, body, reply, author = cmd
+                parent = state[-1] if reply and state else None
+                r = services.moderation.submit_comment(SubmitComment(
+                    art, f"Reader {author}", body, author_email=f"r{author}@example.org",
+                    parent_id=parent), Context())
+                state.append(r.id)
+            elif state:
+                cid = state[cmd[1] % len(state)]
+                version = services.queries.comment(cid)["version"]
+                if cmd[0] == "approve":
+                    services.moderation.approve(
+                        ApproveComment(cid, version, "why" if cmd[3] else None), MODS[cmd[2]])
+                else:
+                    services.moderation.reject(RejectComment(
+                        cid, version, cmd[3], "why" if cmd[4] else None), MODS[cmd[2]])
+        except DomainError:
+            pass  # refused commands append nothing; the invariant must still hold
+
+
+@hsettings(max_examples=15, deadline=None,
+           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(command, min_size=1, max_size=25))
+def test_random_command_sequences_rebuild_to_the_live_state(services, commands):
+    for art in ("a1", "a2"):
+        try:
+            services.moderation.register_article(RegisterArticle(art, art), ADMIN)
+        except DomainError:
+            pass
+    run(services, commands, [])
+    report = services.runner.rebuild(services.engine, swap=False, batch_size=7)
+    assert report.identical, report.differences
+    assert report.position == services.queries.head()
+
+
+@pytest.fixture
+def populated(services):
+    services.moderation.register_article(RegisterArticle("a1", "A1"), ADMIN)
+    run(services, [("submit", "a1", b, False, i) for i, b in enumerate(BODIES)], ids := [])
+    services.moderation.approve(ApproveComment(ids[0], 1), MODS[0])
+    services.moderation.reject(RejectComment(ids[1], 1, ["threats"]), MODS[1])
+    return ids
+
+
+def test_verify_detects_drift_and_rebuild_repairs_it(services, populated):
+    with services.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE comment_state SET status = 'approved' WHERE comment_id = :c"),
+                     {"c": populated[2]})
+        conn.execute(sa.text("DELETE FROM moderation_queue WHERE comment_id = :c"),
+                     {"c": populated[3]})
+    report = services.runner.rebuild(services.engine, swap=False)
+    assert {d.table for d in report.differences} == {"comment_state", "moderation_queue"}
+    assert any("differs" in k for d in report.differences for k in d.mismatched_keys)
+    repaired = services.runner.rebuild(services.engine, swap=True)
+    assert not repaired.identical and repaired.swapped
+    assert services.runner.rebuild(services.engine, swap=False).identical
+    assert services.queries.comment(populated[2])["status"] == "pending"
+    with services.engine.connect() as conn:
+        assert set(services.runner.status(conn).values()) == {services.queries.head()}
+
+
+def test_an_event_appended_behind_the_projections_back_stops_every_later_write(
+        services, populated):
+    with write_transaction(services.engine) as conn:  # bypasses the projections
+        services.store.append(conn, "rogue-1", [NewEvent("test.rogue", {})], ANY)
+    with pytest.raises(ProjectionOutOfStep):
+        services.moderation.approve(ApproveComment(populated[2], 1), MODS[0])
+    assert services.queries.comment(populated[2])["status"] == "pending"
+
+
+def test_rebuild_streams_in_batches(services, populated):
+    seen = []
+    services.runner.rebuild(services.engine, swap=True, batch_size=2,
+                            progress=lambda done, total: seen.append((done, total)))
+    head = services.queries.head()
+    assert seen[-1] == (head, head)
+    assert len(seen) >= head // 2
