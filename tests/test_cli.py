@@ -1,0 +1,45 @@
+"""The `moderation` command, driven the way an operator would."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from service.application.commands import Context, SubmitComment
+from service.cli import main
+
+
+def invoke(settings, *args):
+    result = CliRunner().invoke(main, list(args), env={"DATABASE_URL": settings.database_url})
+    return result
+
+
+def test_help_lists_the_commands():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for name in ("db", "projections", "articles"):
+        assert name in result.output
+
+
+def test_operator_flow_register_verify_tamper_repair(settings, services):
+    assert invoke(settings, "db", "upgrade").exit_code == 0
+    assert "code: " in invoke(settings, "db", "current").output
+    out = invoke(settings, "articles", "register", "baghouz", "--title", "Baghouz",
+                 "--published", "2019-03-05")
+    assert out.exit_code == 0, out.output
+    assert "registered" in out.output
+    assert invoke(settings, "articles", "register", "baghouz", "--title", "x").exit_code == 1
+    services.moderation.submit_comment(SubmitComment("baghouz", "Reader", "Body"), Context())
+    ok = invoke(settings, "projections", "rebuild", "--verify")
+    assert ok.exit_code == 0, ok.output
+    assert "verified" in ok.output
+    with services.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE articles SET pending = 99"))
+    bad = invoke(settings, "projections", "rebuild", "--verify")
+    assert bad.exit_code == 1
+    assert "articles" in bad.output
+    fixed = invoke(settings, "projections", "rebuild")
+    assert fixed.exit_code == 0 and "repaired" in fixed.output
+    assert invoke(settings, "projections", "rebuild", "--verify").exit_code == 0
+    status = invoke(settings, "projections", "status")
+    assert status.output.count("up to date") == status.output.count("\n") - 1
