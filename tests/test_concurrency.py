@@ -119,3 +119,35 @@ def test_concurrent_retries_with_one_idempotency_key_record_one_comment(services
     assert len(ids) == 1
     feed = services.queries.feed(types=["comment.submitted"])
     assert len(feed) == 1
+
+
+def _submit_from_another_process(url: str, worker: int, count: int) -> list[str]:
+    from service.bootstrap import build
+    from service.config import Settings
+
+    services = build(Settings(database_url=url))
+    try:
+        return [
+            services.moderation.submit_comment(
+                SubmitComment("multi", f"Worker {worker}", f"comment {i} from {worker}"),
+                Context()).id
+            for i in range(count)
+        ]
+    finally:
+        services.close()
+
+
+def test_several_processes_share_one_database_without_lock_errors(services):
+    import multiprocessing
+
+    services.moderation.register_article(RegisterArticle("multi", "Multi"),
+                                         Context(Actor("admin", "admin")))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        results = pool.starmap(_submit_from_another_process,
+                               [(services.settings.database_url, w, 25) for w in range(4)])
+    ids = [i for r in results for i in r]
+    assert len(set(ids)) == 100
+    feed = services.queries.feed(after=1, limit=1000)
+    assert [e["position"] for e in feed] == list(range(2, 102))
+    assert services.runner.rebuild(services.engine, swap=False).identical
