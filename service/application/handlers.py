@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -30,7 +30,7 @@ from .commands import (
 )
 from .errors import ArticleExists, ArticleNotFound, StaleVersion
 from .idempotency import recall, remember, request_fingerprint
-from .unit_of_work import UnitOfWork
+from .unit_of_work import Follower, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class Moderation:
         clock: Callable[[], datetime],
         rules: SubmissionRules = DEFAULT_RULES,
         catalogue: GuidelineCatalogue = CATALOGUE,
+        followers: Sequence[Follower] = (),
     ):
         self.engine = engine
         self.store = store
@@ -63,9 +64,10 @@ class Moderation:
         self.clock = clock
         self.rules = rules
         self.catalogue = catalogue
+        self.followers = list(followers)
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.store, self.runner, self.clock)
+        return UnitOfWork(self.engine, self.store, self.runner, self.clock, self.followers)
 
     def register_article(self, cmd: RegisterArticle, ctx: Context) -> Recorded:
         event = register_article(

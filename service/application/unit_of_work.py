@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -18,13 +18,23 @@ from ..eventstore.store import ExpectedVersion
 from ..projections.runner import ProjectionRunner
 
 
+class Follower(Protocol):
+    """Something that must see every appended event inside the append's own transaction
+    (a webhook outbox, say): if it fails, the append fails; if the append rolls back, so
+    does its output. It is not a projection: a rebuild never replays it."""
+
+    def handle(self, conn: Connection,
+               changes: Sequence[tuple[RecordedEvent, DomainEvent]]) -> None: ...
+
+
 class UnitOfWork:
     def __init__(self, engine: Engine, store: EventStore, runner: ProjectionRunner,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], followers: Sequence[Follower] = ()):
         self._engine = engine
         self.store = store
         self.runner = runner
         self.clock = clock
+        self.followers = followers
         self.conn: Connection
         self._committed = False
 
@@ -67,5 +77,8 @@ class UnitOfWork:
             type_, schema, data = self.codec.encode(event)
             new.append(NewEvent(type_, data, metadata, schema))
         recorded = self.store.append(self.conn, stream_id, new, expected_version)
-        self.runner.apply(self.conn, zip(recorded, domain_events, strict=True))
+        changes = list(zip(recorded, domain_events, strict=True))
+        self.runner.apply(self.conn, changes)
+        for follower in self.followers:
+            follower.handle(self.conn, changes)
         return recorded
