@@ -156,6 +156,95 @@ def articles_register(settings: Settings, article_id: str, title: str, url: str 
     click.echo(f"article {result.id} registered at position {result.position}")
 
 
+@main.group()
+def tokens() -> None:
+    """Create, list and revoke API tokens (bearer tokens with a role)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True,
+              help="Who uses the token; recorded as the actor of their decisions.")
+@click.option("--role", required=True, type=click.Choice(["moderator", "auditor", "admin"]))
+@click.pass_obj
+def tokens_create(settings: Settings, name: str, role: str) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    from .db import write_transaction
+    from .identity import tokens as api_tokens
+
+    services = build(settings)
+    try:
+        with write_transaction(services.engine) as conn:
+            info, token = api_tokens.create(conn, name=name, role=role, now=services.clock())
+    except api_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        services.close()
+    click.echo(f"token {info.id} for {info.name} ({info.role}); store it now, it is not "
+               "shown again:", err=True)
+    click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--active", is_flag=True, help="Leave out revoked tokens.")
+@click.pass_obj
+def tokens_list(settings: Settings, active: bool) -> None:
+    """List tokens (never the tokens themselves)."""
+    from .db import read_transaction
+    from .identity import tokens as api_tokens
+
+    services = build(settings)
+    try:
+        with read_transaction(services.engine) as conn:
+            rows = api_tokens.list_tokens(conn, include_revoked=not active)
+    finally:
+        services.close()
+    click.echo(f"{'id':>4}  {'name':20} {'role':10} {'starts':9} {'created':20} "
+               f"{'last used':20} status")
+    for t in rows:
+        click.echo(f"{t.id:>4}  {t.name:20} {t.role:10} {t.hint + '…':9} "
+                   f"{_when(t.created_at):20} {_when(t.last_used_at):20} "
+                   f"{'active' if t.active else 'revoked ' + _when(t.revoked_at)}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_obj
+def tokens_revoke(settings: Settings, token_id: int) -> None:
+    """Revoke token TOKEN_ID; requests with it are refused from now on."""
+    from .db import write_transaction
+    from .identity import tokens as api_tokens
+
+    services = build(settings)
+    try:
+        with write_transaction(services.engine) as conn:
+            info = api_tokens.revoke(conn, token_id, now=services.clock())
+    except api_tokens.TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        services.close()
+    click.echo(f"token {info.id} ({info.name}, {info.role}) revoked at "
+               f"{_when(info.revoked_at)}")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds before a silent worker is restarted.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, workers: int, timeout: int) -> None:
+    """Serve the HTTP API with gunicorn, after applying pending migrations."""
+    from .server import prepare_database, run
+
+    prepare_database(settings)
+    run(settings, host=host, port=port, workers=workers, timeout=timeout)
+
+
 def _safe_url(settings: Settings) -> str:
     from sqlalchemy import make_url
 

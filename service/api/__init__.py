@@ -1,0 +1,21 @@
+"""The HTTP API: flask-smorest blueprints, one module per resource, assembled by service.app.
+
+Only service.app imports this package. Blueprints translate HTTP into application commands
+and queries and back; every error becomes one JSON shape in `errors`.
+"""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from . import articles, audit, comments, events, guidelines, health, queue, stats
+
+BLUEPRINTS = (
+    health.blp, guidelines.blp, articles.blp, comments.blp, queue.blp, events.blp,
+    audit.blp, stats.blp,
+)
+
+
+def register_blueprints(api: Api) -> None:
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)

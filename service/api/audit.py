@@ -1,0 +1,31 @@
+"""The decision audit log: who decided what, when, why, under which guideline version."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from . import cursors
+from .auth import AUDITORS, requires
+from .requests import Blueprint
+from .runtime import runtime
+from .schemas import AuditPageSchema, DecisionArgsSchema
+
+blp = Blueprint("audit", __name__, url_prefix="/v1/audit",
+                description="Every moderation decision, reversals included.")
+
+
+@blp.route("/decisions")
+class Decisions(MethodView):
+    @requires(*AUDITORS)
+    @blp.arguments(DecisionArgsSchema, location="query")
+    @blp.response(200, AuditPageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args):
+        """List decisions in log order, filtered by moderator, reason, article or time."""
+        limit = args["limit"]
+        rows = runtime().audit.decisions(
+            moderator=args["moderator"], reason=args["reason"], article_id=args["article_id"],
+            comment_id=args["comment_id"], since=args["since"], until=args["until"],
+            after=cursors.decode("decisions", args["cursor"]), limit=limit + 1)
+        return {"items": rows[:limit],
+                "next_cursor": cursors.next_cursor("decisions", rows, limit, "position")}

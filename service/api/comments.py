@@ -1,0 +1,185 @@
+"""One comment, for moderators: its state (now or in the past), its history, and decisions.
+
+`ETag` on GET is the comment's version as a strong tag, e.g. `"3"`. A decision must say
+which version it was made on: `If-Match: "3"` (or `3`), or `expected_version` in the body.
+Without either the answer is 428; if someone else decided in between, 409 with the current
+state and the winning decision.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from flask import Response, request
+from flask.views import MethodView
+
+from ..application.commands import ApproveComment, RejectComment
+from ..domain.comment import Comment
+from ..domain.events import CommentSubmitted
+from .auth import MODERATORS, context, requires
+from .errors import ApiError
+from .requests import Blueprint
+from .runtime import runtime
+from .schemas import (
+    ApproveInSchema,
+    CommentArgsSchema,
+    DecisionSchema,
+    HistoricalCommentSchema,
+    HistorySchema,
+    RejectInSchema,
+    VersionConflictSchema,
+    to_utc,
+)
+
+blp = Blueprint("comments", __name__, url_prefix="/v1/comments",
+                description="A comment's state, history and moderation decisions.")
+
+IF_MATCH = {
+    "in": "header", "name": "If-Match", "required": False,
+    "schema": {"type": "string", "pattern": r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'},
+    "description": 'The version the decision is based on, as the ETag gives it: "3". '
+                   "Required unless the body has expected_version.",
+}
+IF_NONE_MATCH = {
+    "in": "header", "name": "If-None-Match", "required": False,
+    "schema": {"type": "string"},
+    "description": "An ETag from an earlier GET; 304 when the comment has not changed.",
+}
+VERSION_TAG = re.compile(r'^"[0-9]{1,18}"$')
+CONFLICT = "Someone else decided first: the body has the current state and that decision."
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+@blp.route("/<uuid:comment_id>", parameters=[IF_NONE_MATCH])
+class CommentResource(MethodView):
+    @requires(*MODERATORS)
+    @blp.arguments(CommentArgsSchema, location="query")
+    @blp.response(200, HistoricalCommentSchema, headers={
+        "ETag": {"description": 'The version, e.g. "3" (only for the current state).',
+                 "schema": {"type": "string"}}},
+        description="The comment. With as_of or at_position, its state at that point "
+                    "(as_of_position set); otherwise its current state.")
+    @blp.alt_response(304, description="Not modified (If-None-Match matched).")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args, comment_id: UUID):
+        """Show a comment's full state, now or at a past moment or log position."""
+        queries = runtime().services.queries
+        if args["as_of"] is not None or args["at_position"] is not None:
+            comment, position = queries.comment_as_of(
+                str(comment_id), position=args["at_position"], at=to_utc(args["as_of"]))
+            return _historical(comment, position)
+        state = queries.comment(str(comment_id))
+        tag = etag(state["version"])
+        if tag in _tags(request.headers.get("If-None-Match", "")):
+            return Response(status=304, headers={"ETag": tag})
+        return state, 200, {"ETag": tag}
+
+
+@blp.route("/<uuid:comment_id>/events")
+class CommentEvents(MethodView):
+    @requires(*MODERATORS)
+    @blp.response(200, HistorySchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, comment_id: UUID):
+        """List every event of a comment, oldest first."""
+        return {"items": runtime().services.queries.history(str(comment_id), personal=True)}
+
+
+@blp.route("/<uuid:comment_id>/approve", parameters=[IF_MATCH])
+class Approve(MethodView):
+    @requires(*MODERATORS)
+    @blp.arguments(ApproveInSchema, required=False)
+    @blp.response(200, DecisionSchema, headers={
+        "ETag": {"description": "The comment's new version.", "schema": {"type": "string"}}})
+    @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=VersionConflictSchema, description=CONFLICT)
+    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    def post(self, body, comment_id: UUID):
+        """Approve a comment, publishing it."""
+        result = runtime().services.moderation.approve(ApproveComment(
+            comment_id=str(comment_id), expected_version=_expected_version(body),
+            note=body["note"]), context())
+        return _decided(result)
+
+
+@blp.route("/<uuid:comment_id>/reject", parameters=[IF_MATCH])
+class Reject(MethodView):
+    @requires(*MODERATORS)
+    @blp.arguments(RejectInSchema)
+    @blp.response(200, DecisionSchema, headers={
+        "ETag": {"description": "The comment's new version.", "schema": {"type": "string"}}})
+    @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=VersionConflictSchema, description=CONFLICT)
+    @blp.alt_response(428, response="PRECONDITION_REQUIRED")
+    def post(self, body, comment_id: UUID):
+        """Reject a comment, citing guideline reasons."""
+        result = runtime().services.moderation.reject(RejectComment(
+            comment_id=str(comment_id), expected_version=_expected_version(body),
+            reasons=body["reasons"], note=body["note"]), context())
+        return _decided(result)
+
+
+def _decided(result: Any) -> tuple[dict, int, dict]:
+    return ({"id": result.id, "status": result.status, "version": result.version,
+             "position": result.position, "decided_at": datetime.fromisoformat(result.at)},
+            200, {"ETag": etag(result.version)})
+
+
+def _expected_version(body: dict) -> int:
+    header = request.headers.get("If-Match")
+    from_header = _parse_if_match(header) if header is not None else None
+    from_body = body.get("expected_version")
+    if from_header is None and from_body is None:
+        raise ApiError(428, "precondition_required",
+                       "Say which version you decided on: send If-Match with the comment's "
+                       "ETag, or expected_version in the body.",
+                       {"If-Match": ["Required (or expected_version in the body)."]})
+    if from_header is not None and from_body is not None and from_header != from_body:
+        raise ApiError(400, "version_mismatch",
+                       "If-Match and expected_version name different versions.",
+                       {"expected_version": [f"If-Match says {from_header}."]})
+    return from_header if from_header is not None else from_body  # type: ignore[return-value]
+
+
+def _parse_if_match(header: str) -> int:
+    tags = _tags(header)
+    if len(tags) != 1 or not VERSION_TAG.match(tags[0]):
+        raise ApiError(400, "invalid_if_match",
+                       'If-Match must be one comment version as its ETag, e.g. "3".',
+                       {"If-Match": ['Expected one version such as "3".']})
+    return int(tags[0].strip('"'))
+
+
+def _tags(header: str) -> list[str]:
+    """Entity tags of an If-Match/If-None-Match header; weak tags compare like strong."""
+    out = []
+    for part in header.split(","):
+        part = part.strip().removeprefix("W/")
+        if part:
+            out.append(part if part.startswith('"') else f'"{part}"')
+    return out
+
+
+def _historical(comment: Comment, position: int) -> dict[str, Any]:
+    submitted = next(e for e in comment.history if isinstance(e, CommentSubmitted))
+    state = {
+        "comment_id": comment.id, "article_id": comment.article_id,
+        "parent_id": comment.parent_id, "author_id": comment.author_id,
+        "author_name": submitted.author_name, "author_email": submitted.author_email,
+        "body": submitted.body, "status": comment.status.value,
+        "reasons": list(comment.reasons), "guideline_version": comment.guideline_version,
+        "note": comment.note, "decided_by": comment.decided_by,
+        "decided_at": comment.decided_at, "submitted_at": comment.submitted_at,
+        "flags": [{"code": f.code, "guideline": f.guideline, "evidence": f.evidence}
+                  for f in comment.flags],
+        "risk": comment.risk, "version": comment.version, "as_of_position": position,
+    }
+    return state

@@ -1,0 +1,52 @@
+"""Opaque pagination cursors: base64url text naming the list and the last position seen.
+
+A cursor is only valid for the list that issued it (a queue cursor sorted oldest-first
+cannot be replayed against the newest-first queue or the audit log); anything else is a
+400 `invalid_cursor`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from .errors import ApiError
+
+_PAYLOAD = re.compile(r"^v1:([a-z_-]+):(\d{1,18})$")
+
+
+def encode(kind: str, position: int) -> str:
+    raw = f"v1:{kind}:{int(position)}".encode("ascii")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode(kind: str, cursor: str | None) -> int | None:
+    """The position a cursor points after, None for no cursor; ApiError(400) if malformed."""
+    if cursor is None:
+        return None
+    try:
+        if len(cursor) > 100 or not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
+            raise ValueError
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise _invalid() from None
+    match = _PAYLOAD.match(text)
+    if not match or match.group(1) != kind:
+        raise _invalid()
+    return int(match.group(2))
+
+
+def next_cursor(kind: str, rows: list[dict], limit: int, key: str) -> str | None:
+    """A cursor after the last of LIMIT rows, when a further page may exist (rows > limit)."""
+    if len(rows) <= limit:
+        return None
+    return encode(kind, rows[limit - 1][key])
+
+
+def _invalid() -> ApiError:
+    return ApiError(400, "invalid_cursor",
+                    "The cursor is malformed or belongs to another list; use the "
+                    "next_cursor of a previous page, or omit it to start from the beginning.",
+                    {"cursor": ["Not a valid cursor for this list."]})

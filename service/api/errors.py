@@ -1,0 +1,294 @@
+"""One error format for every failure, and the one place where errors become HTTP statuses.
+
+Every error response, whatever raised it (a domain rule, marshmallow, routing, the rate
+limiter, the database), has this body:
+
+    {"status": 409, "code": "version_conflict", "message": "A human sentence.",
+     "errors": {"field": ["What is wrong with it."]}, "request_id": "..."}
+
+Domain and application errors map to statuses here and nowhere else:
+
+    invalid_input, unknown_reason, parent_not_found      422  (the request's content)
+    note_required                                        422  (add a note and retry)
+    idempotency_key_reused                               422  (same key, different body)
+    comment_not_found, article_not_found                 404
+    decision_refused                                     409  (already in that state)
+    version_conflict (StaleVersion)                      409  + current state and winner
+    article_exists                                       409
+    database unreachable, lock or statement timeout      503  + Retry-After
+    anything unexpected                                  500  (logged, no details leak)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_limiter.errors import RateLimitExceeded
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import HTTPException
+
+from ..application.errors import (
+    ArticleExists,
+    ArticleNotFound,
+    IdempotencyKeyReused,
+    StaleVersion,
+)
+from ..domain.errors import (
+    CommentNotFound,
+    DecisionRefused,
+    DomainError,
+    InvalidInput,
+    NoteRequired,
+    ParentNotFound,
+)
+from ..projections.runner import ProjectionOutOfStep
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+# Most specific first: NoteRequired is a DecisionRefused, UnknownReason an InvalidInput.
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (StaleVersion, 409),
+    (NoteRequired, 422),
+    (DecisionRefused, 409),
+    (CommentNotFound, 404),
+    (ArticleNotFound, 404),
+    (ArticleExists, 409),
+    (IdempotencyKeyReused, 422),
+    (ParentNotFound, 422),
+    (InvalidInput, 422),
+    (DomainError, 422),
+)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    428: "precondition_required",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+HTTP_MESSAGES = {
+    404: "No such resource.",
+    405: "This method is not allowed on this resource.",
+    413: "The request body is larger than the limit of {limit} bytes.",
+    422: "The request is not valid; see errors for each field.",
+    429: "Too many requests from this address; retry after the time in Retry-After.",
+    500: "Something went wrong on our side; it has been logged.",
+}
+
+
+class ErrorSchema(ma.Schema):
+    """The body of every error response."""
+
+    status = ma.fields.Integer(required=True, metadata={"description": "HTTP status code."})
+    code = ma.fields.String(required=True, metadata={
+        "description": "Stable snake_case error code, e.g. comment_not_found."})
+    message = ma.fields.String(required=True,
+                               metadata={"description": "A human-readable sentence."})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+        metadata={"description": "Messages per field ('author.name', 'reasons.0', ...); "
+                                 "empty when the error is not about a field."})
+    request_id = ma.fields.String(required=True, metadata={
+        "description": "The X-Request-ID of the request, for support and logs."})
+
+
+class ApiError(Exception):
+    """An HTTP-level refusal raised by the API layer itself (bad header, bad cursor...)."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 errors: dict[str, list[str]] | None = None,
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or {}
+        self.headers = headers or {}
+
+
+def error_response(status: int, code: str, message: str,
+                   errors: dict[str, list[str]] | None = None,
+                   headers: dict[str, str] | None = None, **extra: Any) -> Response:
+    body = {"status": status, "code": code, "message": message, "errors": errors or {},
+            "request_id": g.get("request_id", ""), **extra}
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {'author.name': [...], 'reasons.0': [...]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            for name, texts in flatten_messages(value, f"{prefix}.{key}" if prefix
+                                                else str(key)).items():
+                out.setdefault(name, []).extend(texts)
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            if isinstance(item, dict | list | tuple):
+                for name, texts in flatten_messages(item, prefix).items():
+                    out.setdefault(name, []).extend(texts)
+            else:
+                out.setdefault(prefix or "_request", []).append(str(item))
+    else:
+        out.setdefault(prefix or "_request", []).append(str(messages))
+    return out
+
+
+def domain_status(error: DomainError) -> int:
+    for cls, status in DOMAIN_STATUS:
+        if isinstance(error, cls):
+            return status
+    return 422
+
+
+def _handle_api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.errors, error.headers)
+
+
+def _handle_domain_error(error: DomainError) -> Response:
+    if isinstance(error, StaleVersion):
+        return _version_conflict(error)
+    status = domain_status(error)
+    return error_response(status, error.code, _sentence(error.message), error.errors)
+
+
+def _version_conflict(error: StaleVersion) -> Response:
+    # imported here because schemas import ErrorSchema from this module
+    from .schemas import CommentSchema, DecisionSummarySchema, decision_summary
+
+    current = None
+    headers: dict[str, str] = {}
+    try:
+        state = current_app.extensions["moderation"].services.queries.comment(
+            error.comment_id)
+        current = CommentSchema().dump(state)
+        headers["ETag"] = f'"{state["version"]}"'
+    except CommentNotFound:  # pragma: no cover - a comment is never deleted
+        pass
+    winner = None
+    if error.winner is not None:
+        winner = DecisionSummarySchema().dump(decision_summary(error.winner))
+    return error_response(
+        409, error.code,
+        f"Comment {error.comment_id} is at version {error.actual}, not {error.expected}: "
+        "someone else decided first. Review the current state and decide again if needed.",
+        error.errors, headers, current=current, winning_decision=winner)
+
+
+def _handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    headers: dict[str, str] = {}
+    if status == 405:
+        headers.update({k: v for k, v in error.get_headers() if k.lower() == "allow"})
+    if isinstance(error, RateLimitExceeded):
+        headers["Retry-After"] = str(_retry_after_for_rate_limit())
+        return error_response(429, "rate_limited", HTTP_MESSAGES[429], {}, headers)
+    if "messages" in data:  # webargs / marshmallow validation
+        errors = flatten_messages(_strip_location(data["messages"]))
+        headers.update(data.get("headers") or {})
+        return error_response(status, HTTP_CODES.get(status, "validation_failed"),
+                              HTTP_MESSAGES[422], errors, headers)
+    if status == 413:
+        message = HTTP_MESSAGES[413].format(limit=current_app.config["MAX_CONTENT_LENGTH"])
+    elif status in HTTP_MESSAGES:
+        message = HTTP_MESSAGES[status]
+    else:
+        message = _sentence(error.description or error.name)
+    code = HTTP_CODES.get(status, error.name.lower().replace(" ", "_").replace("'", ""))
+    return error_response(status, code, message, {}, headers)
+
+
+def _handle_unavailable(error: Exception) -> Response:
+    log.warning("database unavailable during %s %s: %s", request.method, request.path,
+                str(error).splitlines()[0] if str(error) else type(error).__name__)
+    return error_response(
+        503, "service_unavailable",
+        "The database is unavailable or busy; retry after the time in Retry-After.",
+        {}, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _handle_dbapi_error(error: sa_exc.DBAPIError) -> Response:
+    if error.connection_invalidated:
+        return _handle_unavailable(error)
+    return _handle_unexpected(error)
+
+
+def _handle_out_of_step(error: ProjectionOutOfStep) -> Response:
+    log.error("read models are out of step: %s", error)
+    return error_response(
+        503, "read_models_behind",
+        "The read models are behind the event log and are being rebuilt; retry later.",
+        {}, {"Retry-After": str(RETRY_AFTER_SECONDS * 6)})
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return _handle_http_exception(error)
+    log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
+                  g.get("request_id"))
+    return error_response(500, "internal_error", HTTP_MESSAGES[500])
+
+
+def _retry_after_for_rate_limit() -> int:
+    import time
+
+    limiter = current_app.extensions["moderation"].limiter
+    current = limiter.current_limit if limiter is not None else None
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()) + 1)
+
+
+def _strip_location(messages: Any) -> Any:
+    """webargs nests messages under the location ('json', 'query'): drop that level."""
+    if isinstance(messages, dict) and set(messages) <= {"json", "query", "querystring",
+                                                        "headers", "view_args", "path"}:
+        merged: dict[str, Any] = {}
+        for value in messages.values():
+            if isinstance(value, dict):
+                merged.update(value)
+            else:
+                merged.setdefault("_request", value)
+        return merged
+    return messages
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return "The request was refused."
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(DomainError, _handle_domain_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(sa_exc.OperationalError, _handle_unavailable)
+    app.register_error_handler(sa_exc.InterfaceError, _handle_unavailable)
+    app.register_error_handler(sa_exc.TimeoutError, _handle_unavailable)
+    app.register_error_handler(sa_exc.DBAPIError, _handle_dbapi_error)
+    app.register_error_handler(ProjectionOutOfStep, _handle_out_of_step)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,28 @@
+"""The global event feed: every fact in log order, gapless, for auditors and integrations."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from .auth import AUDITORS, requires, role
+from .requests import Blueprint
+from .runtime import runtime
+from .schemas import FeedArgsSchema, FeedSchema
+
+blp = Blueprint("events", __name__, url_prefix="/v1/events",
+                description="The event log as a feed. Auditors never see personal data "
+                            "(author name, e-mail, address, comment text); moderators and "
+                            "admins do.")
+
+
+@blp.route("")
+class Feed(MethodView):
+    @requires(*AUDITORS)
+    @blp.arguments(FeedArgsSchema, location="query")
+    @blp.response(200, FeedSchema)
+    def get(self, args):
+        """Read the event log after a position, in order."""
+        items = runtime().services.queries.feed(
+            after=args["after"], limit=args["limit"], types=args["type"],
+            personal=role() in ("moderator", "admin"))
+        return {"items": items, "next_after": items[-1]["position"] if items else args["after"]}

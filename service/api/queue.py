@@ -1,0 +1,31 @@
+"""The moderation queue: pending comments for moderators, oldest or newest first."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+
+from . import cursors
+from .auth import MODERATORS, requires
+from .requests import Blueprint
+from .runtime import runtime
+from .schemas import QueueArgsSchema, QueuePageSchema
+
+blp = Blueprint("queue", __name__, url_prefix="/v1/queue",
+                description="Pending comments waiting for a decision.")
+
+
+@blp.route("")
+class Queue(MethodView):
+    @requires(*MODERATORS)
+    @blp.arguments(QueueArgsSchema, location="query")
+    @blp.response(200, QueuePageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args):
+        """List pending comments with their total count."""
+        sort, limit = args["sort"], args["limit"]
+        kind = f"queue-{sort}"
+        items, total = runtime().services.queries.queue(
+            sort=sort, article_id=args["article_id"], after=cursors.decode(kind, args["cursor"]),
+            limit=limit + 1)
+        return {"items": items[:limit], "total": total,
+                "next_cursor": cursors.next_cursor(kind, items, limit, "submitted_position")}

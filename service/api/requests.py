@@ -1,0 +1,98 @@
+"""Request plumbing shared by every endpoint: request ids, strict JSON bodies, arguments.
+
+Bodies are read once, before routing reaches a view: only JSON is accepted (415 otherwise),
+it must be valid UTF-8 (400) and valid JSON without NaN/Infinity (400), and no larger than
+MAX_CONTENT_LENGTH (413). Arguments are then validated by marshmallow with unknown fields
+refused (422), in the body and in the query string alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, Response, g, request
+from flask_smorest import Blueprint as SmorestBlueprint
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from .errors import ApiError
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class StrictParser(FlaskParser):
+    """webargs parser reading the body parsed by `parse_body`; unknown fields are refused."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "json": ma.RAISE,
+        "query": ma.RAISE,
+        "querystring": ma.RAISE,
+        "headers": ma.EXCLUDE,
+        "cookies": ma.EXCLUDE,
+    }
+
+    def _raw_load_json(self, req: Any) -> Any:
+        return g.get("json_body", core.missing)
+
+
+class Blueprint(SmorestBlueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
+
+def assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
+def parse_body() -> None:
+    """Read and check the JSON body of a request that may carry one."""
+    g.json_body = core.missing
+    if request.method not in BODY_METHODS:
+        return
+    raw = request.get_data(cache=True)  # 413 here when over MAX_CONTENT_LENGTH
+    if not raw:
+        return
+    mimetype = request.mimetype
+    if not (mimetype == "application/json"
+            or (mimetype.startswith("application/") and mimetype.endswith("+json"))):
+        raise ApiError(415, "unsupported_media_type",
+                       "Send the body as JSON with Content-Type: application/json.")
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        raise ApiError(415, "unsupported_media_type", "JSON bodies must be UTF-8.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_utf8",
+                       f"The body is not valid UTF-8 (bad byte at offset {exc.start}).") \
+            from None
+    try:
+        g.json_body = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        detail = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" \
+            if isinstance(exc, json.JSONDecodeError) else ""
+        raise ApiError(400, "malformed_json", f"The body is not valid JSON{detail}.") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def finish_response(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+    if request.headers.get("Authorization"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+def install(app: Flask) -> None:
+    app.before_request(assign_request_id)
+    app.before_request(parse_body)
+    app.after_request(finish_response)

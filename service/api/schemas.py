@@ -1,0 +1,365 @@
+"""Marshmallow schemas of the API: inputs (strict: unknown fields refused) and outputs.
+
+Inputs check shape and types only; the content rules (lengths, allowed characters, reason
+codes, state transitions) live in the domain, which answers with field-level errors too.
+Timestamps are UTC ISO-8601; timestamps given as input must carry an offset ('Z' or
+'+00:00'), a naive time is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from ..domain.events import EVENT_TYPES, CommentApproved, CommentRejected
+from .errors import ErrorSchema
+
+MAX_PAGE = 100
+MAX_FEED_PAGE = 1000
+
+
+class StrictSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+MAX_POSITION = 2**63 - 1
+
+
+class Timestamp(fields.AwareDateTime):
+    """An ISO-8601 time with an offset, converted to UTC; naive times are refused."""
+
+    def __init__(self, **kwargs: object):
+        super().__init__(format="iso", default_timezone=None, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):  # noqa: ANN001, ANN202
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("invalid", input=value, obj_type="datetime") from None
+
+
+def Position(**kwargs: object) -> fields.Integer:  # noqa: N802 - a field factory
+    return fields.Integer(validate=validate.Range(min=0, max=MAX_POSITION), **kwargs)
+
+
+def to_utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+class AuthorInSchema(StrictSchema):
+    name = fields.String(required=True, metadata={"description": "Shown with the comment."})
+    email = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Never shown publicly; lets the site recognise a returning author."})
+
+
+class SubmissionInSchema(StrictSchema):
+    author = fields.Nested(AuthorInSchema, required=True)
+    body = fields.String(required=True, metadata={
+        "description": "The comment text (Unicode; stored exactly, NFC-normalised)."})
+    parent_id = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Id of the comment this one replies to."})
+
+
+class ApproveInSchema(StrictSchema):
+    note = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Required when this changes an earlier decision."})
+    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                      validate=validate.Range(min=0, max=MAX_POSITION),
+                                      metadata={
+        "description": "The version you decided on; alternative to the If-Match header."})
+
+
+class RejectInSchema(ApproveInSchema):
+    reasons = fields.List(fields.String(), required=True, metadata={
+        "description": "Guideline codes from GET /v1/guidelines; at least one."})
+
+
+class ArticleInSchema(StrictSchema):
+    id = fields.String(required=True, metadata={"description": "The site's article id."})
+    title = fields.String(required=True)
+    url = fields.String(load_default=None, allow_none=True)
+    language = fields.String(load_default=None, allow_none=True)
+    published_at = Timestamp(load_default=None, allow_none=True)
+    summary = fields.String(load_default=None, allow_none=True)
+
+
+class PageArgsSchema(StrictSchema):
+    cursor = fields.String(load_default=None, metadata={
+        "description": "next_cursor from the previous page."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class QueueArgsSchema(PageArgsSchema):
+    sort = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
+    article_id = fields.String(load_default=None)
+
+
+class CommentArgsSchema(StrictSchema):
+    as_of = Timestamp(load_default=None, metadata={
+        "description": "Show the comment as it was at this moment."})
+    at_position = Position(load_default=None, metadata={
+        "description": "Show the comment as it was at this event log position."})
+
+    @ma.validates_schema
+    def _one_of(self, data: dict, **_: object) -> None:
+        if data.get("as_of") is not None and data.get("at_position") is not None:
+            raise ma.ValidationError("Give as_of or at_position, not both.", "at_position")
+
+
+class FeedArgsSchema(StrictSchema):
+    after = Position(load_default=0, metadata={
+        "description": "Return events after this log position (next_after of the last page)."})
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_FEED_PAGE))
+    type = fields.List(fields.String(validate=validate.OneOf(sorted(EVENT_TYPES))),
+                       load_default=None, metadata={"description": "Only these event types."})
+
+
+class WindowArgsSchema(StrictSchema):
+    since = Timestamp(load_default=None, metadata={"description": "Inclusive start."})
+    until = Timestamp(load_default=None, metadata={"description": "Exclusive end."})
+
+    @ma.validates_schema
+    def _ordered(self, data: dict, **_: object) -> None:
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ma.ValidationError("Must be later than since.", "until")
+
+
+class DecisionArgsSchema(WindowArgsSchema, PageArgsSchema):
+    moderator = fields.String(load_default=None, metadata={
+        "description": "Only decisions by this moderator (the token name)."})
+    reason = fields.String(load_default=None, metadata={
+        "description": "Only rejections citing this guideline code."})
+    article_id = fields.String(load_default=None)
+    comment_id = fields.String(load_default=None)
+
+
+# -- outputs ------------------------------------------------------------------------------
+
+class FlagSchema(ma.Schema):
+    code = fields.String(required=True)
+    guideline = fields.String(allow_none=True, required=True)
+    evidence = fields.String(required=True)
+
+
+class CommentSchema(ma.Schema):
+    """A comment's full state, for moderators."""
+
+    id = fields.String(attribute="comment_id", required=True)
+    article_id = fields.String(required=True)
+    parent_id = fields.String(allow_none=True, required=True)
+    author_id = fields.String(required=True, metadata={
+        "description": "Stable pseudonymous author id."})
+    author_name = fields.String(allow_none=True, required=True, metadata={
+        "description": "null once the author's personal data has been erased."})
+    author_email = fields.String(allow_none=True, required=True)
+    body = fields.String(allow_none=True, required=True)
+    status = fields.String(required=True, validate=validate.OneOf(
+        ["pending", "approved", "rejected"]))
+    reasons = fields.List(fields.String(), required=True)
+    guideline_version = fields.String(allow_none=True, required=True)
+    note = fields.String(allow_none=True, required=True)
+    decided_by = fields.String(allow_none=True, required=True)
+    decided_at = fields.DateTime(allow_none=True, required=True)
+    submitted_at = fields.DateTime(required=True)
+    flags = fields.List(fields.Nested(FlagSchema), required=True)
+    risk = fields.Float(allow_none=True, required=True)
+    version = fields.Integer(required=True, metadata={
+        "description": "Increases with every event; the ETag and the If-Match value."})
+
+
+class HistoricalCommentSchema(CommentSchema):
+    as_of_position = fields.Integer(metadata={
+        "description": "Only for as_of/at_position: the log position of the last event "
+                       "folded into this state."})
+
+
+class QueuePageSchema(ma.Schema):
+    items = fields.List(fields.Nested(CommentSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+    total = fields.Integer(required=True, metadata={
+        "description": "Pending comments matching the filter, on all pages."})
+
+
+class SubmissionSchema(ma.Schema):
+    id = fields.String(required=True)
+    article_id = fields.String(required=True)
+    status = fields.String(required=True)
+    submitted_at = fields.DateTime(required=True)
+    version = fields.Integer(required=True)
+
+
+class DecisionSchema(ma.Schema):
+    id = fields.String(required=True)
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    decided_at = fields.DateTime(required=True)
+
+
+class DecisionSummarySchema(ma.Schema):
+    """The decision that won a race: who decided what, and when."""
+
+    decision = fields.String(required=True, validate=validate.OneOf(["approved", "rejected"]))
+    moderator_id = fields.String(required=True)
+    decided_at = fields.DateTime(required=True)
+    previous_status = fields.String(required=True)
+    reasons = fields.List(fields.String(), required=True)
+    guideline_version = fields.String(allow_none=True, required=True)
+    note = fields.String(allow_none=True, required=True)
+
+
+def decision_summary(event: CommentApproved | CommentRejected) -> dict[str, object]:
+    rejected = isinstance(event, CommentRejected)
+    return {
+        "decision": "rejected" if rejected else "approved",
+        "moderator_id": event.moderator_id,
+        "decided_at": event.decided_at,
+        "previous_status": event.previous_status,
+        "reasons": list(event.reasons) if rejected else [],
+        "guideline_version": event.guideline_version if rejected else None,
+        "note": event.note,
+    }
+
+
+class VersionConflictSchema(ErrorSchema):
+    """A 409 for a stale version: the error plus what the caller needs to decide again."""
+
+    current = fields.Nested(CommentSchema, allow_none=True, required=True)
+    winning_decision = fields.Nested(DecisionSummarySchema, allow_none=True, required=True)
+
+
+class PublicCommentSchema(ma.Schema):
+    """An approved comment as readers see it: no e-mail, notes or moderator identities."""
+
+    id = fields.String(attribute="comment_id", required=True)
+    article_id = fields.String(required=True)
+    parent_id = fields.String(allow_none=True, required=True)
+    author_name = fields.String(allow_none=True, required=True)
+    body = fields.String(allow_none=True, required=True)
+    submitted_at = fields.DateTime(required=True)
+    published_at = fields.DateTime(attribute="approved_at", required=True)
+
+
+class PublicPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(PublicCommentSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ArticleSchema(ma.Schema):
+    id = fields.String(attribute="article_id", required=True)
+    title = fields.String(required=True)
+    url = fields.String(allow_none=True, required=True)
+    language = fields.String(allow_none=True, required=True)
+    published_at = fields.DateTime(allow_none=True, required=True)
+    summary = fields.String(allow_none=True, required=True)
+    registered_at = fields.DateTime(required=True)
+    approved_comments = fields.Integer(attribute="approved", required=True)
+
+
+class GuidelineSchema(ma.Schema):
+    code = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    group = fields.String(required=True)
+    note_required = fields.Boolean(required=True)
+
+
+class GuidelinesSchema(ma.Schema):
+    version = fields.String(required=True)
+    guidelines = fields.List(fields.Nested(GuidelineSchema), required=True)
+
+
+class EventSchema(ma.Schema):
+    position = fields.Integer(required=True)
+    event_id = fields.String(required=True)
+    stream_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    type = fields.String(required=True)
+    schema_version = fields.Integer(required=True)
+    recorded_at = fields.String(required=True, metadata={"format": "date-time"})
+    metadata = fields.Dict(required=True, metadata={
+        "description": "Who acted (actor id and role) and the request's correlation_id."})
+    data = fields.Dict(required=True)
+
+
+class HistorySchema(ma.Schema):
+    items = fields.List(fields.Nested(EventSchema), required=True)
+
+
+class FeedSchema(ma.Schema):
+    items = fields.List(fields.Nested(EventSchema), required=True)
+    next_after = fields.Integer(required=True, metadata={
+        "description": "Pass as `after` to continue; equal to `after` when nothing is new."})
+
+
+class AuditDecisionSchema(ma.Schema):
+    position = fields.Integer(required=True)
+    comment_id = fields.String(required=True)
+    article_id = fields.String(required=True)
+    moderator_id = fields.String(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(["approved", "rejected"]))
+    previous_status = fields.String(required=True)
+    reversal = fields.Boolean(required=True, metadata={
+        "description": "True when this decision changed an earlier one."})
+    reasons = fields.List(fields.String(), required=True)
+    guideline_version = fields.String(allow_none=True, required=True)
+    note = fields.String(allow_none=True, required=True)
+    decided_at = fields.DateTime(required=True)
+    submitted_at = fields.DateTime(required=True)
+    seconds_to_decision = fields.Float(required=True)
+
+
+class AuditPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(AuditDecisionSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class QueueStatsSchema(ma.Schema):
+    depth = fields.Integer(required=True)
+    oldest_submitted_at = fields.DateTime(allow_none=True, required=True)
+    oldest_age_seconds = fields.Float(allow_none=True, required=True)
+
+
+class DecisionCountsSchema(ma.Schema):
+    approved = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    reversals = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class TimeToDecisionSchema(ma.Schema):
+    count = fields.Integer(required=True, metadata={
+        "description": "First decisions in the window (reversals are not counted)."})
+    median_seconds = fields.Float(allow_none=True, required=True)
+    p95_seconds = fields.Float(allow_none=True, required=True)
+
+
+class StatsSchema(ma.Schema):
+    generated_at = fields.DateTime(required=True)
+    since = fields.DateTime(allow_none=True, required=True)
+    until = fields.DateTime(allow_none=True, required=True)
+    queue = fields.Nested(QueueStatsSchema, required=True)
+    decisions = fields.Nested(DecisionCountsSchema, required=True)
+    decisions_per_reason = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                       required=True)
+    decisions_per_moderator = fields.Dict(keys=fields.String(),
+                                          values=fields.Nested(DecisionCountsSchema),
+                                          required=True)
+    time_to_decision = fields.Nested(TimeToDecisionSchema, required=True)
+
+
+class HealthSchema(ma.Schema):
+    status = fields.String(required=True)
+
+
+class ReadinessSchema(ma.Schema):
+    status = fields.String(required=True)
+    schema_revision = fields.String(allow_none=True, required=True)
+    expected_revision = fields.String(allow_none=True, required=True)
+    log_head = fields.Integer(required=True)

@@ -1,0 +1,62 @@
+"""Audit reads: the decision log and moderation statistics, for auditors and dashboards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from ..db import read_transaction
+from ..projections import articles, decision_log, queue
+
+
+class AuditQueries:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]):
+        self.engine = engine
+        self.clock = clock
+
+    def decisions(self, *, moderator: str | None = None, reason: str | None = None,
+                  article_id: str | None = None, comment_id: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None,
+                  after: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Decisions in log order, including reversals; `after` is a log position."""
+        with read_transaction(self.engine) as conn:
+            rows = decision_log.decisions(
+                conn, moderator=moderator, reason=reason, article_id=article_id,
+                comment_id=comment_id, since=since, until=until, after=after, limit=limit)
+        for row in rows:
+            row["reversal"] = row["previous_status"] != "pending"
+        return rows
+
+    def stats(self, *, since: datetime | None = None,
+              until: datetime | None = None) -> dict[str, Any]:
+        """Queue health now, and decisions made in [since, until)."""
+        now = self.clock()
+        with read_transaction(self.engine) as conn:
+            depth = articles.pending_total(conn)
+            oldest = queue.oldest_pending(conn)
+            per_moderator = decision_log.counts_by_moderator(conn, since, until)
+            per_reason = decision_log.counts_by_reason(conn, since, until)
+            count, median, p95 = decision_log.time_to_decision(conn, since, until)
+        totals = {"approved": 0, "rejected": 0, "reversals": 0, "total": 0}
+        for entry in per_moderator.values():
+            for key in totals:
+                totals[key] += entry[key]
+        return {
+            "generated_at": now,
+            "since": since,
+            "until": until,
+            "queue": {
+                "depth": depth,
+                "oldest_submitted_at": oldest["submitted_at"] if oldest else None,
+                "oldest_age_seconds": (
+                    max(0.0, (now - oldest["submitted_at"]).total_seconds()) if oldest else None),
+            },
+            "decisions": totals,
+            "decisions_per_reason": per_reason,
+            "decisions_per_moderator": per_moderator,
+            "time_to_decision": {"count": count, "median_seconds": median,
+                                 "p95_seconds": p95},
+        }
