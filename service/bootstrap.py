@@ -19,6 +19,7 @@ from .eventstore.codec import EventCodec
 from .eventstore.personal_data import PersonalDataVault
 from .eventstore.store import utc_now
 from .projections.runner import ProjectionRunner
+from .screening.screener import Screener
 
 
 @dataclass
@@ -51,7 +52,9 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         return EventCodec(PersonalDataVault(conn, clock))
 
     runner = ProjectionRunner(store, codec_for)
+    screener = Screener.from_directory(settings.screening_wordlists or None)
     moderation = Moderation(engine, store, runner, clock,
-                            SubmissionRules(body_max=settings.body_max_chars))
+                            SubmissionRules(body_max=settings.body_max_chars),
+                            screener=screener)
     queries = ModerationQueries(engine, store, clock)
     return Services(settings, engine, store, runner, moderation, queries, clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 
 DEFAULT_DATABASE_URL = "sqlite:///moderation.db"
@@ -18,6 +19,52 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"configuration error: {name} must be an integer, got {raw!r}") from None
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name} must be a number, got {raw!r}") from None
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SystemExit(f"configuration error: {name} must be true or false, got {raw!r}")
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _durations(env: dict[str, str], name: str,
+               default: tuple[float, ...]) -> tuple[float, ...]:
+    """A comma-separated list of durations: seconds, or a number with s, m, h or d."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    out = []
+    for part in raw.split(","):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", part)
+        if not match:
+            raise SystemExit(f"configuration error: {name} must be a comma-separated list of "
+                             f"durations like 0,5s,5m,2h,1d; got {raw!r}")
+        out.append(float(match.group(1)) * _UNITS[match.group(2)])
+    return tuple(out)
+
+
+# Standard Webhooks' example schedule: the delay before each automatic attempt (the first is
+# immediate), 10 attempts over about three days.
+WEBHOOK_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -27,11 +74,26 @@ class Settings:
     pg_idle_in_transaction_timeout_ms: int = 60000
     pg_statement_timeout_ms: int = 30000
     sqlite_busy_timeout_ms: int = 30000
+    # Outgoing webhooks (service/webhooks). Loopback receivers are refused unless
+    # webhook_allow_loopback is set (tests and local development only).
+    webhook_allow_loopback: bool = False
+    webhook_https_only: bool = False
+    webhook_timeout_seconds: float = 15.0  # total deadline per attempt: connect+send+read
+    webhook_connect_timeout_seconds: float = 5.0
+    webhook_retry_schedule: tuple[float, ...] = WEBHOOK_RETRY_SCHEDULE
+    webhook_retry_jitter: float = 0.2
+    webhook_disable_after_hours: float = 120.0  # failing continuously this long: disabled
+    webhook_secret_overlap_hours: float = 24.0
+    webhook_lease_seconds: float = 60.0  # a claimed delivery returns to the queue after this
+    webhook_response_max_bytes: int = 4096
+    webhook_poll_seconds: float = 1.0
+    webhook_concurrency: int = 4
     pool_size: int = 5
     submit_rate_limit: str = "30/minute;500/hour"
     rate_limit_storage_uri: str = "memory://"
     trust_proxy_hops: int = 0
     log_level: str = "INFO"
+    screening_wordlists: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -50,13 +112,50 @@ class Settings:
                 env, "MODERATION_PG_STATEMENT_TIMEOUT_MS", d.pg_statement_timeout_ms),
             sqlite_busy_timeout_ms=_int(
                 env, "MODERATION_SQLITE_BUSY_TIMEOUT_MS", d.sqlite_busy_timeout_ms),
+            **_webhook_settings(env, d),
             pool_size=_int(env, "MODERATION_DB_POOL_SIZE", d.pool_size),
             submit_rate_limit=env.get("MODERATION_SUBMIT_RATE_LIMIT") or d.submit_rate_limit,
             rate_limit_storage_uri=(
                 env.get("MODERATION_RATE_LIMIT_STORAGE_URI") or d.rate_limit_storage_uri),
             trust_proxy_hops=_int(env, "MODERATION_TRUST_PROXY_HOPS", d.trust_proxy_hops),
             log_level=env.get("MODERATION_LOG_LEVEL") or d.log_level,
+            screening_wordlists=env.get("MODERATION_SCREENING_WORDLISTS") or "",
         )
 
     def with_database(self, url: str) -> Settings:
         return replace(self, database_url=url)
+
+
+def _webhook_settings(env: dict[str, str], d: Settings) -> dict[str, object]:
+    p = "MODERATION_WEBHOOK_"
+    values: dict[str, object] = dict(
+        webhook_allow_loopback=_bool(env, p + "ALLOW_LOOPBACK", d.webhook_allow_loopback),
+        webhook_https_only=_bool(env, p + "HTTPS_ONLY", d.webhook_https_only),
+        webhook_timeout_seconds=_float(env, p + "TIMEOUT_SECONDS", d.webhook_timeout_seconds),
+        webhook_connect_timeout_seconds=_float(
+            env, p + "CONNECT_TIMEOUT_SECONDS", d.webhook_connect_timeout_seconds),
+        webhook_retry_schedule=_durations(env, p + "RETRY_SCHEDULE", d.webhook_retry_schedule),
+        webhook_retry_jitter=_float(env, p + "RETRY_JITTER", d.webhook_retry_jitter),
+        webhook_disable_after_hours=_float(
+            env, p + "DISABLE_AFTER_HOURS", d.webhook_disable_after_hours),
+        webhook_secret_overlap_hours=_float(
+            env, p + "SECRET_OVERLAP_HOURS", d.webhook_secret_overlap_hours),
+        webhook_lease_seconds=_float(env, p + "LEASE_SECONDS", d.webhook_lease_seconds),
+        webhook_response_max_bytes=_int(
+            env, p + "RESPONSE_MAX_BYTES", d.webhook_response_max_bytes),
+        webhook_poll_seconds=_float(env, p + "POLL_SECONDS", d.webhook_poll_seconds),
+        webhook_concurrency=_int(env, p + "CONCURRENCY", d.webhook_concurrency),
+    )
+    schedule = values["webhook_retry_schedule"]
+    if not schedule:
+        raise SystemExit(f"configuration error: {p}RETRY_SCHEDULE needs at least one entry")
+    timeout = float(values["webhook_timeout_seconds"])  # type: ignore[arg-type]
+    if timeout <= 0 or float(values["webhook_lease_seconds"]) < timeout + 5:  # type: ignore[arg-type]
+        raise SystemExit(f"configuration error: {p}LEASE_SECONDS must exceed "
+                         f"{p}TIMEOUT_SECONDS by at least 5 s, so a delivery still being sent "
+                         "is never handed to a second worker")
+    if not 0 <= float(values["webhook_retry_jitter"]) < 1:  # type: ignore[arg-type]
+        raise SystemExit(f"configuration error: {p}RETRY_JITTER must be in [0, 1)")
+    if int(values["webhook_concurrency"]) < 1:  # type: ignore[call-overload]
+        raise SystemExit(f"configuration error: {p}CONCURRENCY must be at least 1")
+    return values

@@ -51,7 +51,7 @@ def submit(services, body="A thoughtful comment", **kw):
 
 def test_submit_records_a_pending_comment_in_every_read_model(services, article):
     result = submit(services, SORANI, author_email="hevi@example.org")
-    assert (result.status, result.version) == ("pending", 1)
+    assert (result.status, result.version) == ("pending", 2)  # submitted, then screened
     state = services.queries.comment(result.id)
     assert state["body"] == SORANI
     assert state["body"].encode() == SORANI.encode()
@@ -64,15 +64,15 @@ def test_submit_records_a_pending_comment_in_every_read_model(services, article)
 
 def test_approval_publishes_and_rejection_hides(services, article):
     one, two = submit(services, "first"), submit(services, "second")
-    services.moderation.approve(ApproveComment(one.id, 1), MOD)
-    services.moderation.reject(RejectComment(two.id, 1, ["off_topic"]), MOD)
+    services.moderation.approve(ApproveComment(one.id, one.version), MOD)
+    services.moderation.reject(RejectComment(two.id, two.version, ["off_topic"]), MOD)
     public = services.queries.public_thread(article)
     assert [c["body"] for c in public] == ["first"]
     assert "author_email" not in public[0]
     assert services.queries.queue() == ([], 0)
     counts = services.queries.article(article)
     assert (counts["pending"], counts["approved"], counts["rejected"]) == (0, 1, 1)
-    services.moderation.reject(RejectComment(one.id, 2, ["personal_attack"],
+    services.moderation.reject(RejectComment(one.id, one.version + 1, ["personal_attack"],
                                              note="complaint upheld"), MOD)
     assert services.queries.public_thread(article) == []
     state = services.queries.comment(one.id)
@@ -81,19 +81,22 @@ def test_approval_publishes_and_rejection_hides(services, article):
 
 def test_decision_metadata_names_the_actor_and_request(services, article):
     c = submit(services)
-    services.moderation.approve(ApproveComment(c.id, 1), MOD)
+    services.moderation.approve(ApproveComment(c.id, c.version), MOD)
     history = services.queries.history(c.id)
     assert history[0]["metadata"]["actor"]["role"] == "reader"
-    assert history[1]["metadata"] == {"actor": {"id": "mod-1", "role": "moderator"},
+    assert history[1]["metadata"]["actor"] == {"id": "screener", "role": "system"}
+    assert history[1]["metadata"]["causation_id"] == history[0]["event_id"]
+    assert history[2]["metadata"] == {"actor": {"id": "mod-1", "role": "moderator"},
                                       "correlation_id": "req-123"}
 
 
 def test_stale_version_reports_the_winning_decision(services, article):
     c = submit(services)
-    services.moderation.reject(RejectComment(c.id, 1, ["threats"]), MOD)
+    services.moderation.reject(RejectComment(c.id, c.version, ["threats"]), MOD)
     with pytest.raises(StaleVersion) as info:
-        services.moderation.approve(ApproveComment(c.id, 1), Context(Actor("mod-2", "moderator")))
-    assert info.value.actual == 2
+        services.moderation.approve(ApproveComment(c.id, c.version),
+                                    Context(Actor("mod-2", "moderator")))
+    assert info.value.actual == c.version + 1
     assert info.value.winner.moderator_id == "mod-1"
     assert info.value.winner.reasons == ("threats",)
 
@@ -102,9 +105,9 @@ def test_refusals_append_nothing(services, article):
     c = submit(services)
     head = services.queries.head()
     attempts = [
-        lambda: services.moderation.approve(ApproveComment(c.id, 5), MOD),
-        lambda: services.moderation.reject(RejectComment(c.id, 1, ["bogus"]), MOD),
-        lambda: services.moderation.reject(RejectComment(c.id, 1, ["other"]), MOD),
+        lambda: services.moderation.approve(ApproveComment(c.id, 7), MOD),
+        lambda: services.moderation.reject(RejectComment(c.id, c.version, ["bogus"]), MOD),
+        lambda: services.moderation.reject(RejectComment(c.id, c.version, ["other"]), MOD),
         lambda: services.moderation.approve(ApproveComment("not-a-uuid", 1), MOD),
         lambda: services.moderation.approve(
             ApproveComment("00000000-0000-0000-0000-000000000000", 1), MOD),
@@ -120,14 +123,14 @@ def test_refusals_append_nothing(services, article):
         with pytest.raises(error):
             attempt()
     assert services.queries.head() == head
-    services.moderation.approve(ApproveComment(c.id, 1), MOD)
+    services.moderation.approve(ApproveComment(c.id, c.version), MOD)
     with pytest.raises(DecisionRefused):
-        services.moderation.approve(ApproveComment(c.id, 2, note="again"), MOD)
+        services.moderation.approve(ApproveComment(c.id, c.version + 1, note="again"), MOD)
 
 
 def test_replies_thread_under_their_parent(services, article):
     parent = submit(services, "parent")
-    services.moderation.approve(ApproveComment(parent.id, 1), MOD)
+    services.moderation.approve(ApproveComment(parent.id, parent.version), MOD)
     reply = submit(services, "reply", parent_id=parent.id)
     assert services.queries.comment(reply.id)["parent_id"] == parent.id
 
@@ -168,16 +171,17 @@ def test_time_travel_shows_a_comment_and_the_queue_as_they_were(services, articl
     c = submit(services, "first")
     t_submitted = clock.now
     clock.advance(minutes=10)
-    services.moderation.approve(ApproveComment(c.id, 1), MOD)
+    services.moderation.approve(ApproveComment(c.id, c.version), MOD)
     clock.advance(minutes=10)
-    services.moderation.reject(RejectComment(c.id, 2, ["threats"], note="on review"), MOD)
+    services.moderation.reject(RejectComment(c.id, c.version + 1, ["threats"],
+                                             note="on review"), MOD)
     then, position = services.queries.comment_as_of(c.id, at=t_submitted)
-    assert then.status == "pending" and then.version == 1 and position == 2
-    middle, _ = services.queries.comment_as_of(c.id, position=3)
+    assert then.status == "pending" and then.version == 2 and position == 3
+    middle, _ = services.queries.comment_as_of(c.id, position=4)
     assert middle.status == "approved"
     pending_then, at = services.queries.pending_as_of(at=t_submitted)
-    assert [p["comment_id"] for p in pending_then] == [c.id] and at == 2
-    assert services.queries.pending_as_of(position=3)[0] == []
+    assert [p["comment_id"] for p in pending_then] == [c.id] and at == 3
+    assert services.queries.pending_as_of(position=4)[0] == []
     with pytest.raises(CommentNotFound):
         services.queries.comment_as_of(c.id, position=1)
 

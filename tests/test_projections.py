@@ -77,8 +77,8 @@ def test_random_command_sequences_rebuild_to_the_live_state(services, commands):
 def populated(services):
     services.moderation.register_article(RegisterArticle("a1", "A1"), ADMIN)
     run(services, [("submit", "a1", b, False, i) for i, b in enumerate(BODIES)], ids := [])
-    services.moderation.approve(ApproveComment(ids[0], 1), MODS[0])
-    services.moderation.reject(RejectComment(ids[1], 1, ["threats"]), MODS[1])
+    services.moderation.approve(ApproveComment(ids[0], 2), MODS[0])
+    services.moderation.reject(RejectComment(ids[1], 2, ["threats"]), MODS[1])
     return ids
 
 
@@ -104,7 +104,7 @@ def test_an_event_appended_behind_the_projections_back_stops_every_later_write(
     with write_transaction(services.engine) as conn:  # bypasses the projections
         services.store.append(conn, "rogue-1", [NewEvent("test.rogue", {})], ANY)
     with pytest.raises(ProjectionOutOfStep):
-        services.moderation.approve(ApproveComment(populated[2], 1), MODS[0])
+        services.moderation.approve(ApproveComment(populated[2], 2), MODS[0])
     assert services.queries.comment(populated[2])["status"] == "pending"
 
 

@@ -153,6 +153,15 @@ def _create_read_models() -> None:
     op.create_index(op.f("ix_moderation_queue_risk_submitted_position"),
                     "moderation_queue", ["risk", "submitted_position"])
     op.create_table(
+        "moderation_queue_flags",
+        sa.Column("comment_id", sa.String(36), nullable=False),
+        sa.Column("code", sa.String(50), nullable=False),
+        sa.Column("submitted_position", Position, nullable=False),
+        sa.PrimaryKeyConstraint("comment_id", "code", name=op.f("pk_moderation_queue_flags")),
+    )
+    op.create_index(op.f("ix_moderation_queue_flags_code_submitted_position"),
+                    "moderation_queue_flags", ["code", "submitted_position"])
+    op.create_table(
         "public_comments",
         sa.Column("comment_id", sa.String(36), nullable=False),
         sa.Column("article_id", sa.String(100), nullable=False),
@@ -197,8 +206,9 @@ def _create_read_models() -> None:
 
 def downgrade() -> None:
     for table in ("moderator_daily", "articles", "public_comments", "moderation_queue",
-                  "comment_state", "projection_checkpoints", "idempotency_keys",
-                  "installation", "subject_keys", "event_store_head", "events"):
+                  "moderation_queue_flags", "comment_state", "projection_checkpoints",
+                  "idempotency_keys", "installation", "subject_keys", "event_store_head",
+                  "events"):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS events_append_only()")

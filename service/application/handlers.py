@@ -14,11 +14,21 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.article import register_article, valid_article_id
 from ..domain.comment import DEFAULT_RULES, SubmissionRules, new_comment_id, submit_comment
 from ..domain.errors import CommentNotFound, ParentNotFound
-from ..domain.events import CommentApproved, CommentRejected, article_stream, comment_stream
+from ..domain.events import (
+    CommentApproved,
+    CommentRejected,
+    CommentScreened,
+    CommentSubmitted,
+    article_stream,
+    comment_stream,
+)
 from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
-from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
+from ..eventstore import NO_STREAM, EventStore, RecordedEvent, WrongExpectedVersion
 from ..projections.articles import get_article
+from ..projections.comments import author_history
 from ..projections.runner import ProjectionRunner
+from ..screening.rules import AuthorHistory
+from ..screening.screener import Screener
 from .commands import (
     READER,
     Actor,
@@ -33,6 +43,7 @@ from .idempotency import recall, remember, request_fingerprint
 from .unit_of_work import Follower, UnitOfWork
 
 log = logging.getLogger(__name__)
+SCREENER = Actor(id="screener", role="system")
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class Moderation:
         rules: SubmissionRules = DEFAULT_RULES,
         catalogue: GuidelineCatalogue = CATALOGUE,
         followers: Sequence[Follower] = (),
+        screener: Screener | None = None,
     ):
         self.engine = engine
         self.store = store
@@ -65,6 +77,7 @@ class Moderation:
         self.rules = rules
         self.catalogue = catalogue
         self.followers = list(followers)
+        self.screener = screener
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.store, self.runner, self.clock, self.followers)
@@ -128,6 +141,8 @@ class Moderation:
                 ctx = replace(ctx, actor=Actor(event.author_id, READER.role))
             meta = ctx.metadata()
             [rec] = uow.record(comment_stream(event.comment_id), [event], NO_STREAM, meta)
+            if self.screener is not None:
+                rec = self._screen(uow, event, rec, ctx)
             result = Recorded(event.comment_id, rec.version, rec.position, "pending",
                               event.submitted_at.isoformat())
             if cmd.idempotency_key is not None:
@@ -138,6 +153,19 @@ class Moderation:
         log.info("comment %s submitted on %s at position %d", event.comment_id, article_id,
                  rec.position)
         return result
+
+    def _screen(self, uow: UnitOfWork, event: CommentSubmitted, submitted: RecordedEvent,
+                ctx: Context) -> RecordedEvent:
+        """Advisory flags, recorded right after the submission in the same transaction."""
+        earlier, same_text = author_history(uow.conn, event.author_id, event.body,
+                                            event.comment_id)
+        screening = self.screener.screen(event.body, AuthorHistory(earlier, same_text))
+        screened = CommentScreened(event.comment_id, screening.flags, screening.risk,
+                                   self.screener.name, self.clock())
+        system = replace(ctx, actor=SCREENER, causation_id=submitted.event_id)
+        [rec] = uow.record(comment_stream(event.comment_id), [screened], submitted.version,
+                           system.metadata())
+        return rec
 
     def _author_id(self, uow: UnitOfWork, email: object) -> str:
         """Same e-mail, same author: a keyed pseudonym, so the log never holds the address."""

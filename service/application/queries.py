@@ -130,12 +130,18 @@ class ModerationQueries:
         return items, position
 
     def queue(self, *, sort: str = "oldest", article_id: str | None = None,
-              after: int | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+              flag: str | None = None, after: int | None = None,
+              after_risk: float | None = None,
+              limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """A page of the queue and the number of comments waiting (under the filters)."""
         with read_transaction(self.engine) as conn:
-            page = queue.queue_page(conn, sort=sort, article_id=article_id, after=after,
-                                    limit=limit)
+            page = queue.queue_page(conn, sort=sort, article_id=article_id, flag=flag,
+                                    after=after, after_risk=after_risk, limit=limit)
             details = comments.get_comments(conn, [r["comment_id"] for r in page])
-            total = articles.pending_total(conn, article_id)
+            if flag is None:
+                total = articles.pending_total(conn, article_id)
+            else:
+                total = queue.count_pending(conn, article_id=article_id, flag=flag)
         return [{**details[r["comment_id"]], **r} for r in page], total
 
     def public_thread(self, article_id: str, *, after: int | None = None,

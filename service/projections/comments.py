@@ -93,3 +93,15 @@ def get_comments(conn: Connection, comment_ids: list[str]) -> dict[str, dict[str
         sa.select(comment_state).where(comment_state.c.comment_id.in_(comment_ids))
     )
     return {r.comment_id: dict(r._mapping) for r in rows}
+
+
+def author_history(conn: Connection, author_id: str, body: str | None,
+                   exclude: str) -> tuple[int, bool]:
+    """How many earlier comments the author has, and whether one had exactly this text."""
+    t = comment_state
+    mine = sa.and_(t.c.author_id == author_id, t.c.comment_id != exclude)
+    earlier = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
+    same = body is not None and earlier > 0 and conn.execute(
+        sa.select(sa.literal(1)).where(mine, t.c.body == body).limit(1)
+    ).first() is not None
+    return int(earlier), bool(same)

@@ -32,13 +32,23 @@ moderation_queue = sa.Table(
     sa.Index(None, "risk", "submitted_position"),
 )
 
+# Which screening flags each waiting comment carries, so a moderator can work one kind.
+queue_flags = sa.Table(
+    "moderation_queue_flags",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("code", sa.String(50), primary_key=True),
+    sa.Column("submitted_position", Position, nullable=False),
+    sa.Index(None, "code", "submitted_position"),
+)
+
 
 class QueueProjection(Projection):
     name = "moderation_queue"
-    live_tables = (moderation_queue,)
+    live_tables = (moderation_queue, queue_flags)
 
     def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
-        (table,) = self.tables
+        table, flags = self.tables
         match event:
             case CommentSubmitted():
                 conn.execute(table.insert().values(
@@ -47,13 +57,22 @@ class QueueProjection(Projection):
                     risk=0.0,
                 ))
             case CommentScreened():
-                conn.execute(table.update().where(table.c.comment_id == event.comment_id)
-                             .values(risk=event.risk))
+                waiting = conn.execute(
+                    table.update().where(table.c.comment_id == event.comment_id)
+                    .values(risk=event.risk).returning(table.c.submitted_position)
+                ).scalar_one_or_none()
+                conn.execute(flags.delete().where(flags.c.comment_id == event.comment_id))
+                codes = sorted({f.code for f in event.flags})
+                if waiting is not None and codes:
+                    conn.execute(flags.insert(), [
+                        {"comment_id": event.comment_id, "code": code,
+                         "submitted_position": waiting} for code in codes])
             case CommentApproved() | CommentRejected():
                 conn.execute(table.delete().where(table.c.comment_id == event.comment_id))
+                conn.execute(flags.delete().where(flags.c.comment_id == event.comment_id))
 
 
-SORTS = ("oldest", "newest")
+SORTS = ("oldest", "newest", "risk")
 
 
 def queue_page(
@@ -61,15 +80,28 @@ def queue_page(
     *,
     sort: str = "oldest",
     article_id: str | None = None,
+    flag: str | None = None,
     after: int | None = None,
+    after_risk: float | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """One page of pending comments; `after` is the last `submitted_position` already seen."""
+    """One page of pending comments, by keyset: `after` is the last `submitted_position`
+    already seen (and, when sorting by risk, `after_risk` that row's risk)."""
     q = moderation_queue
     query = sa.select(q)
     if article_id is not None:
         query = query.where(q.c.article_id == article_id)
-    if sort == "newest":
+    if flag is not None:
+        query = query.where(q.c.comment_id.in_(
+            sa.select(queue_flags.c.comment_id).where(queue_flags.c.code == flag)))
+    if sort == "risk":
+        # riskiest first; equal risk newest first, so one index serves it (scanned backwards)
+        if after is not None and after_risk is not None:
+            query = query.where(sa.or_(
+                q.c.risk < after_risk,
+                sa.and_(q.c.risk == after_risk, q.c.submitted_position < after)))
+        query = query.order_by(q.c.risk.desc(), q.c.submitted_position.desc())
+    elif sort == "newest":
         if after is not None:
             query = query.where(q.c.submitted_position < after)
         query = query.order_by(q.c.submitted_position.desc())
@@ -78,6 +110,18 @@ def queue_page(
             query = query.where(q.c.submitted_position > after)
         query = query.order_by(q.c.submitted_position)
     return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
+
+
+def count_pending(conn: Connection, *, article_id: str | None = None,
+                  flag: str | None = None) -> int:
+    q = moderation_queue
+    query = sa.select(sa.func.count()).select_from(q)
+    if article_id is not None:
+        query = query.where(q.c.article_id == article_id)
+    if flag is not None:
+        query = query.where(q.c.comment_id.in_(
+            sa.select(queue_flags.c.comment_id).where(queue_flags.c.code == flag)))
+    return int(conn.execute(query).scalar_one())
 
 
 def oldest_pending(conn: Connection) -> dict[str, Any] | None:
