@@ -9,22 +9,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 
 from .errors import ApiError
 
-_PAYLOAD = re.compile(r"^v1:([a-z_-]+):(\d{1,18})$")
+_PAYLOAD = re.compile(r"^v1:([a-z_-]+):(\d{1,18})(?::(-?[0-9.e+-]{1,32}))?$")
 
 
-def encode(kind: str, position: int) -> str:
-    raw = f"v1:{kind}:{int(position)}".encode("ascii")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+def encode(kind: str, position: int, score: float | None = None) -> str:
+    text = f"v1:{kind}:{int(position)}" + (f":{float(score)!r}" if score is not None else "")
+    return base64.urlsafe_b64encode(text.encode("ascii")).rstrip(b"=").decode("ascii")
 
 
 def decode(kind: str, cursor: str | None) -> int | None:
     """The position a cursor points after, None for no cursor; ApiError(400) if malformed."""
+    position, _ = decode_scored(kind, cursor, scored=False)
+    return position
+
+
+def decode_scored(kind: str, cursor: str | None, *,
+                  scored: bool = True) -> tuple[int | None, float | None]:
+    """(position, score) of a cursor for a list ordered by a score, e.g. risk."""
     if cursor is None:
-        return None
+        return None, None
     try:
         if len(cursor) > 100 or not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
             raise ValueError
@@ -33,16 +41,26 @@ def decode(kind: str, cursor: str | None) -> int | None:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _invalid() from None
     match = _PAYLOAD.match(text)
-    if not match or match.group(1) != kind:
+    if not match or match.group(1) != kind or (match.group(3) is not None) != scored:
         raise _invalid()
-    return int(match.group(2))
+    score = None
+    if scored:
+        try:
+            score = float(match.group(3))
+        except ValueError:
+            raise _invalid() from None
+        if not math.isfinite(score):
+            raise _invalid()
+    return int(match.group(2)), score
 
 
-def next_cursor(kind: str, rows: list[dict], limit: int, key: str) -> str | None:
+def next_cursor(kind: str, rows: list[dict], limit: int, key: str,
+                score_key: str | None = None) -> str | None:
     """A cursor after the last of LIMIT rows, when a further page may exist (rows > limit)."""
     if len(rows) <= limit:
         return None
-    return encode(kind, rows[limit - 1][key])
+    last = rows[limit - 1]
+    return encode(kind, last[key], last[score_key] if score_key else None)
 
 
 def _invalid() -> ApiError:

@@ -21,11 +21,15 @@ class Queue(MethodView):
     @blp.response(200, QueuePageSchema)
     @blp.alt_response(400, response="BAD_REQUEST")
     def get(self, args):
-        """List pending comments with their total count."""
+        """List pending comments with their total count, oldest, newest or riskiest first."""
         sort, limit = args["sort"], args["limit"]
         kind = f"queue-{sort}"
+        score_key = "risk" if sort == "risk" else None
+        after, after_risk = cursors.decode_scored(kind, args["cursor"],
+                                                  scored=score_key is not None)
         items, total = runtime().services.queries.queue(
-            sort=sort, article_id=args["article_id"], after=cursors.decode(kind, args["cursor"]),
-            limit=limit + 1)
+            sort=sort, article_id=args["article_id"], flag=args["flag"], after=after,
+            after_risk=after_risk, limit=limit + 1)
         return {"items": items[:limit], "total": total,
-                "next_cursor": cursors.next_cursor(kind, items, limit, "submitted_position")}
+                "next_cursor": cursors.next_cursor(kind, items, limit, "submitted_position",
+                                                   score_key)}

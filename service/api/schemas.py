@@ -96,8 +96,12 @@ class PageArgsSchema(StrictSchema):
 
 
 class QueueArgsSchema(PageArgsSchema):
-    sort = fields.String(load_default="oldest", validate=validate.OneOf(["oldest", "newest"]))
+    sort = fields.String(load_default="oldest",
+                         validate=validate.OneOf(["oldest", "newest", "risk"]), metadata={
+        "description": "risk: highest screening risk first (advisory flags, never a decision)."})
     article_id = fields.String(load_default=None)
+    flag = fields.String(load_default=None, metadata={
+        "description": "Only comments the screening flagged with this code."})
 
 
 class CommentArgsSchema(StrictSchema):
