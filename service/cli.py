@@ -245,6 +245,90 @@ def serve(settings: Settings, host: str, port: int, workers: int, timeout: int) 
     run(settings, host=host, port=port, workers=workers, timeout=timeout)
 
 
+@main.command("seed")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False),
+              help="Seed file (default: the demo data in seeds/demo.json).")
+@click.pass_obj
+def seed_command(settings: Settings, path: str | None) -> None:
+    """Load the demo article, comments and decisions (running it twice adds nothing)."""
+    from .seeding import DEFAULT_SEED, load_seed, seed
+
+    data = load_seed(path or DEFAULT_SEED)
+    services = build(settings)
+    try:
+        with tqdm(total=len(data["comments"]), unit="comment", desc="seeding",
+                  file=sys.stderr, disable=None) as bar:
+            report = seed(services, data, progress=bar.update)
+    finally:
+        services.close()
+    click.echo(f"seeded: {report.comments_created} comments added, "
+               f"{report.comments_present} already present, "
+               f"{report.decisions_made} decisions made")
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.pass_obj
+def demo(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Migrate, seed when empty, print demo tokens, and serve the API."""
+    from .db import write_transaction
+    from .identity import tokens as api_tokens
+    from .seeding import DEFAULT_SEED, load_seed, seed
+    from .server import prepare_database, run
+
+    prepare_database(settings)
+    services = build(settings)
+    try:
+        if services.queries.head() == 0:
+            click.echo("empty database: loading the demo data…", err=True)
+            report = seed(services, load_seed(DEFAULT_SEED))
+            click.echo(f"seeded {report.comments_created} comments and "
+                       f"{report.decisions_made} decisions", err=True)
+        made = []
+        with write_transaction(services.engine) as conn:
+            for info in api_tokens.list_tokens(conn, include_revoked=False):
+                if info.name.startswith("demo-"):
+                    api_tokens.revoke(conn, info.id, now=services.clock())
+            for role in ("moderator", "auditor", "admin"):
+                _, token = api_tokens.create(conn, name=f"demo-{role}", role=role,
+                                             now=services.clock())
+                made.append((role, token))
+    finally:
+        services.close()
+    click.echo(f"demo tokens (new ones each start) for http://{host}:{port}:")
+    for role, token in made:
+        click.echo(f"  {role:9} {token}")
+    click.echo(f"try: curl -H 'Authorization: Bearer {made[0][1]}' "
+               f"http://{host}:{port}/v1/queue?sort=risk")
+    run(settings, host=host, port=port, workers=workers, timeout=30)
+
+
+@main.group()
+def screening() -> None:
+    """Advisory screening tools."""
+
+
+@screening.command("backtest")
+@click.option("--wordlists", type=click.Path(exists=True, file_okay=False),
+              help="Directory of word lists to try (default: the ones in use).")
+@click.pass_obj
+def screening_backtest(settings: Settings, wordlists: str | None) -> None:
+    """Compare the flags a word list would raise with what moderators decided."""
+    from .screening.backtest import backtest
+    from .screening.screener import Screener
+
+    services = build(settings)
+    try:
+        result = backtest(services.queries.screening_corpus(),
+                          Screener.from_directory(wordlists))
+    finally:
+        services.close()
+    for line in result.table():
+        click.echo(line)
+
+
 def _safe_url(settings: Settings) -> str:
     from sqlalchemy import make_url
 

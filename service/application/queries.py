@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from ..eventstore.codec import PERSONAL_FIELDS, EventCodec
 from ..eventstore.personal_data import PersonalDataVault
 from ..eventstore.tables import events
 from ..projections import articles, comments, public_threads, queue
+from ..screening.backtest import PastComment
 
 
 def event_payload(event: DomainEvent, *, personal: bool) -> dict[str, Any]:
@@ -156,6 +157,20 @@ class ModerationQueries:
                                            stream_prefix=stream_prefix)
             codec = self._codec(conn)
             return [describe(r, codec.decode(r), personal=personal) for r in recorded]
+
+    def screening_corpus(self) -> Iterator[PastComment]:
+        """Every comment with its text, final status and the flags it was given."""
+        t = comments.comment_state
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(t.c.body, t.c.status, t.c.reasons, t.c.flags)
+                .order_by(t.c.last_position)
+            ).yield_per(1000)
+            for row in rows:
+                yield PastComment(
+                    row.body, row.status, tuple(row.reasons),
+                    frozenset(f["code"] for f in row.flags),
+                    frozenset(f["guideline"] for f in row.flags if f["guideline"]))
 
     def head(self) -> int:
         with read_transaction(self.engine) as conn:
