@@ -20,6 +20,8 @@ from .eventstore.personal_data import PersonalDataVault
 from .eventstore.store import utc_now
 from .projections.runner import ProjectionRunner
 from .screening.screener import Screener
+from .webhooks.admin import Webhooks
+from .webhooks.outbox import WebhookOutbox
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Services:
     moderation: Moderation
     queries: ModerationQueries
     clock: Callable[[], datetime]
+    webhooks: Webhooks | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -55,6 +58,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     screener = Screener.from_directory(settings.screening_wordlists or None)
     moderation = Moderation(engine, store, runner, clock,
                             SubmissionRules(body_max=settings.body_max_chars),
-                            screener=screener)
+                            screener=screener, followers=[WebhookOutbox(clock)])
     queries = ModerationQueries(engine, store, clock)
-    return Services(settings, engine, store, runner, moderation, queries, clock)
+    return Services(settings, engine, store, runner, moderation, queries, clock,
+                    webhooks=Webhooks(engine, settings, clock))

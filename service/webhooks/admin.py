@@ -1,0 +1,235 @@
+"""What an administrator can do with webhooks, each in its own short transaction.
+
+The HTTP API and the CLI both go through `Webhooks`; neither touches the tables directly.
+URLs are checked by the SSRF guard (which resolves the name) before any transaction opens.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..config import Settings
+from ..db import read_transaction, write_transaction
+from ..eventstore import RecordedEvent
+from ..eventstore.codec import EventCodec
+from ..eventstore.personal_data import PersonalDataVault
+from ..eventstore.tables import events
+from . import endpoints, outbox, payloads, ssrf
+from .dispatcher import Dispatcher, RetryPolicy
+from .endpoints import Endpoint, InvalidEndpoint
+from .transport import Transport
+
+_UNSET: Any = endpoints._UNSET
+
+
+class EndpointDisabled(Exception):
+    def __init__(self, endpoint: Endpoint):
+        super().__init__(f"webhook endpoint {endpoint.id} is disabled"
+                         + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else ""))
+        self.endpoint = endpoint
+
+
+class Webhooks:
+    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime], *,
+                 resolver: ssrf.Resolver = ssrf.system_resolver,
+                 ssl_context: ssl.SSLContext | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.clock = clock
+        self.resolver = resolver
+        self.ssl_context = ssl_context
+        self.policy = ssrf.Policy(allow_loopback=settings.webhook_allow_loopback,
+                                  https_only=settings.webhook_https_only)
+
+    # -- endpoints ----------------------------------------------------------------------------
+
+    def check_url(self, url: object) -> str:
+        if not isinstance(url, str):
+            raise InvalidEndpoint("url must be a string", {"url": ["Must be a string."]})
+        try:
+            ssrf.check_destination(url, self.policy, resolver=self.resolver,
+                                   timeout=self.settings.webhook_connect_timeout_seconds)
+        except ssrf.BlockedDestination as exc:
+            raise InvalidEndpoint(f"this URL cannot receive webhooks: {exc}",
+                                  {"url": [str(exc)]}) from None
+        return url
+
+    def create_endpoint(self, url: str, *, event_types: Sequence[str] | None = None,
+                        description: str | None = None,
+                        include_body: bool = False) -> tuple[Endpoint, str]:
+        url = self.check_url(url)
+        types = endpoints.valid_event_types(list(event_types) if event_types else [])
+        with write_transaction(self.engine) as conn:
+            return endpoints.create(conn, url=url, event_types=types,
+                                    description=description or "", include_body=include_body,
+                                    now=self.clock())
+
+    def endpoints(self) -> list[Endpoint]:
+        with read_transaction(self.engine) as conn:
+            return endpoints.list_endpoints(conn)
+
+    def endpoint(self, endpoint_id: int) -> Endpoint:
+        with read_transaction(self.engine) as conn:
+            return endpoints.get(conn, endpoint_id)
+
+    def update_endpoint(self, endpoint_id: int, *, expected_version: int | None = None,
+                        url: str = _UNSET, event_types: Sequence[str] = _UNSET,
+                        description: str = _UNSET, include_body: bool = _UNSET,
+                        enabled: bool = _UNSET) -> Endpoint:
+        if url is not _UNSET:
+            url = self.check_url(url)
+        with write_transaction(self.engine) as conn:
+            return endpoints.update(conn, endpoint_id, now=self.clock(), url=url,
+                                    event_types=event_types, description=description,
+                                    include_body=include_body, enabled=enabled,
+                                    expected_version=expected_version)
+
+    def delete_endpoint(self, endpoint_id: int) -> None:
+        with write_transaction(self.engine) as conn:
+            endpoints.delete(conn, endpoint_id)
+
+    def rotate_secret(self, endpoint_id: int) -> tuple[str, list[datetime]]:
+        """The new secret, and when each older secret still signing stops doing so."""
+        overlap = timedelta(hours=self.settings.webhook_secret_overlap_hours)
+        with write_transaction(self.engine) as conn:
+            now = self.clock()
+            secret = endpoints.rotate_secret(conn, endpoint_id, now=now, overlap=overlap)
+            return secret, endpoints.secret_expiries(conn, endpoint_id, now)
+
+    def secret_expiries(self, endpoint_id: int) -> list[datetime]:
+        with read_transaction(self.engine) as conn:
+            return endpoints.secret_expiries(conn, endpoint_id, self.clock())
+
+    def send_test(self, endpoint_id: int) -> dict[str, Any]:
+        """Queue a signed `webhook.ping` through the normal pipeline; returns the delivery."""
+        with write_transaction(self.engine) as conn:
+            endpoint = endpoints.get(conn, endpoint_id)
+            if not endpoint.enabled:
+                raise EndpointDisabled(endpoint)
+            delivery_id = outbox.add_ping(conn, endpoint_id, now=self.clock())
+            return outbox.get_delivery(conn, delivery_id)
+
+    # -- deliveries ---------------------------------------------------------------------------
+
+    def deliveries(self, endpoint_id: int | None = None, *, status: str | None = None,
+                   event_type: str | None = None, since: datetime | None = None,
+                   until: datetime | None = None, before_id: int | None = None,
+                   limit: int = 50) -> list[dict[str, Any]]:
+        with read_transaction(self.engine) as conn:
+            if endpoint_id is not None:
+                endpoints.get(conn, endpoint_id)
+            rows = outbox.list_deliveries(conn, endpoint_id=endpoint_id, status=status,
+                                          event_type=event_type, since=since, until=until,
+                                          before_id=before_id, limit=limit)
+        now = self.clock()
+        return [_with_state(r, now) for r in rows]
+
+    def delivery(self, delivery_id: int) -> dict[str, Any]:
+        with read_transaction(self.engine) as conn:
+            row = outbox.get_delivery(conn, delivery_id)
+            attempts = outbox.attempts_of(conn, delivery_id)
+        return {**_with_state(row, self.clock()), "attempts": attempts}
+
+    def redeliver(self, delivery_id: int) -> dict[str, Any]:
+        with write_transaction(self.engine) as conn:
+            row = outbox.get_delivery(conn, delivery_id)
+            endpoint = endpoints.get(conn, row["endpoint_id"])
+            if not endpoint.enabled:
+                raise EndpointDisabled(endpoint)
+            outbox.request_redelivery(conn, delivery_id, now=self.clock())
+            return _with_state(outbox.get_delivery(conn, delivery_id), self.clock())
+
+    def recover(self, endpoint_id: int, *, since: datetime,
+                until: datetime | None = None) -> dict[str, int]:
+        """Resend what the endpoint missed in [since, until): failed deliveries are sent
+        again by hand (one attempt each), and events of its types that have no delivery for
+        it (they happened while it was disabled, or before it existed) are queued as new
+        deliveries. At most 10,000 in all."""
+        if until is not None and until <= since:
+            raise InvalidEndpoint("until must be after since",
+                                  {"until": ["Must be after since."]})
+        with write_transaction(self.engine) as conn:
+            endpoint = endpoints.get(conn, endpoint_id)
+            if not endpoint.enabled:
+                raise EndpointDisabled(endpoint)
+            now = self.clock()
+            requeued = outbox.requeue_failed(conn, endpoint_id, since=since, until=until,
+                                             now=now, limit=outbox.RECOVER_LIMIT)
+            added = self._backfill(conn, endpoint, since, until, now,
+                                   outbox.RECOVER_LIMIT - requeued)
+        return {"requeued": requeued, "backfilled": added}
+
+    def _backfill(self, conn: sa.Connection, endpoint: Endpoint, since: datetime,
+                  until: datetime | None, now: datetime, budget: int) -> int:
+        types = list(endpoint.event_types or endpoints.SUBSCRIBABLE)
+        codec = EventCodec(PersonalDataVault(conn, self.clock))
+        added, after = 0, 0
+        while added < budget:
+            query = (sa.select(events).where(events.c.type.in_(types), events.c.position > after,
+                                             events.c.recorded_at >= since)
+                     .order_by(events.c.position).limit(500))
+            if until is not None:
+                query = query.where(events.c.recorded_at < until)
+            page = [_recorded(r._mapping) for r in conn.execute(query)]
+            if not page:
+                break
+            after = page[-1].position
+            missing = outbox.missing_event_ids(conn, endpoint.id, [r.event_id for r in page])
+            items = []
+            for recorded in page:
+                if recorded.event_id not in missing or added + len(items) >= budget:
+                    continue
+                document = payloads.event_payload(recorded, codec.decode(recorded))
+                if document is not None:
+                    items.append((recorded, payloads.serialize(document)))
+            added += outbox.add_deliveries(conn, endpoint.id, endpoint.include_body, items,
+                                           now=now)
+        return added
+
+    def purge(self, older_than: timedelta) -> int:
+        with write_transaction(self.engine) as conn:
+            return outbox.purge(conn, before=self.clock() - older_than)
+
+    def summary(self) -> dict[tuple[int, str], int]:
+        with read_transaction(self.engine) as conn:
+            return outbox.status_counts(conn)
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def transport(self) -> Transport:
+        s = self.settings
+        return Transport(self.policy, deadline_seconds=s.webhook_timeout_seconds,
+                         connect_timeout=s.webhook_connect_timeout_seconds,
+                         max_body=s.webhook_response_max_bytes, resolver=self.resolver,
+                         ssl_context=self.ssl_context)
+
+    def dispatcher(self, *, name: str | None = None,
+                   wall_clock: Callable[[], float] | None = None) -> Dispatcher:
+        s = self.settings
+        extra = {"wall_clock": wall_clock} if wall_clock else {}
+        return Dispatcher(
+            self.engine, self.transport(),
+            RetryPolicy(tuple(s.webhook_retry_schedule), s.webhook_retry_jitter),
+            clock=self.clock, lease=timedelta(seconds=s.webhook_lease_seconds),
+            disable_after=timedelta(hours=s.webhook_disable_after_hours), name=name, **extra)
+
+
+def _with_state(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A delivery row for display: its lease shown as `in_flight`, internals dropped."""
+    out = {k: v for k, v in row.items() if k not in ("lock_token", "payload", "attempts")}
+    out["attempt_count"] = row["attempts"]  # automatic attempts made; manual ones not counted
+    out["in_flight"] = row["locked_until"] is not None and row["locked_until"] > now
+    out["payload"] = row["payload"]
+    return out
+
+
+def _recorded(r: Any) -> RecordedEvent:
+    return RecordedEvent(r["position"], str(r["event_id"]), r["stream_id"], r["version"],
+                         r["type"], r["schema_version"], r["data"], r["metadata"],
+                         r["recorded_at"])
