@@ -41,9 +41,17 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._writer = writer_lock(self._engine)
         self._writer.__enter__()
-        self.conn = self._engine.connect()
-        self.conn.execution_options(**{WRITE: True})
-        self._tx = self.conn.begin()
+        try:  # a failed BEGIN (busy or lock timeout) must not keep the writer lock
+            self.conn = self._engine.connect()
+            try:
+                self.conn.execution_options(**{WRITE: True})
+                self._tx = self.conn.begin()
+            except BaseException:
+                self.conn.close()
+                raise
+        except BaseException:
+            self._writer.__exit__(None, None, None)
+            raise
         self.vault = PersonalDataVault(self.conn, self.clock)
         self.codec = EventCodec(self.vault)
         return self
