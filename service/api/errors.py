@@ -139,8 +139,10 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
-            for name, texts in flatten_messages(value, f"{prefix}.{key}" if prefix
-                                                else str(key)).items():
+            # marshmallow's "_schema" under a field is about the field itself
+            here = prefix if key == "_schema" and prefix else (
+                f"{prefix}.{key}" if prefix else str(key))
+            for name, texts in flatten_messages(value, here).items():
                 out.setdefault(name, []).extend(texts)
     elif isinstance(messages, list | tuple):
         for item in messages:

@@ -21,6 +21,7 @@ from webargs.flaskparser import FlaskParser
 
 from .errors import ApiError
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -73,11 +74,35 @@ def parse_body() -> None:
                        f"The body is not valid UTF-8 (bad byte at offset {exc.start}).") \
             from None
     try:
-        g.json_body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         detail = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" \
             if isinstance(exc, json.JSONDecodeError) else ""
         raise ApiError(400, "malformed_json", f"The body is not valid JSON{detail}.") from None
+    unpaired = _unpaired_surrogates(body)
+    if unpaired:
+        raise ApiError(400, "invalid_utf8",
+                       "The body escapes an unpaired UTF-16 surrogate (\\ud800-\\udfff), "
+                       "which is not text and cannot be stored.",
+                       {path: ["Contains an unpaired surrogate."] for path in unpaired})
+    g.json_body = body
+
+
+def _unpaired_surrogates(value: Any, path: str = "") -> list[str]:
+    """Paths ('author.name', 'reasons.0') of strings that JSON escapes made invalid."""
+    if isinstance(value, str):
+        return [path or "_body"] if _SURROGATE.search(value) else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if _SURROGATE.search(key):
+                found.append(path or "_body")
+            found += _unpaired_surrogates(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _unpaired_surrogates(item, f"{path}.{index}" if path else str(index))
+    return found
 
 
 def _reject_constant(name: str) -> Any:
