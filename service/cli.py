@@ -11,6 +11,7 @@ from tqdm import tqdm
 from . import migrate
 from .application.commands import Actor, Context, RegisterArticle
 from .bootstrap import build, configure_logging
+from .cli_webhooks import webhooks
 from .config import Settings
 from .domain.errors import DomainError
 
@@ -333,6 +334,9 @@ def _safe_url(settings: Settings) -> str:
     from sqlalchemy import make_url
 
     return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+main.add_command(webhooks)  # `moderation webhooks ...`, defined in cli_webhooks.py
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ a JSON search.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -69,32 +70,48 @@ class DecisionLogProjection(Projection):
     live_tables = (decision_log, decision_reasons, decision_log_submissions)
 
     def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+        self.apply_all(conn, [(recorded, event)])
+
+    def apply_all(self, conn: Connection,
+                  changes: Sequence[tuple[RecordedEvent, DomainEvent]]) -> None:
+        """Apply events in log order with a few bulk statements (a rebuild sends thousands)."""
         log, reasons, submissions = self.tables
-        match event:
-            case CommentSubmitted():
-                conn.execute(submissions.insert().values(
-                    comment_id=event.comment_id, submitted_at=event.submitted_at))
-            case CommentApproved() | CommentRejected():
-                submitted_at: datetime = conn.execute(
-                    sa.select(submissions.c.submitted_at)
-                    .where(submissions.c.comment_id == event.comment_id)
-                ).scalar_one()
-                rejected = isinstance(event, CommentRejected)
-                codes = list(event.reasons) if rejected else []
-                conn.execute(log.insert().values(
-                    position=recorded.position, comment_id=event.comment_id,
-                    article_id=event.article_id, moderator_id=event.moderator_id,
-                    decision="rejected" if rejected else "approved",
-                    previous_status=event.previous_status, reasons=codes,
-                    guideline_version=event.guideline_version if rejected else None,
-                    note=event.note, decided_at=event.decided_at, submitted_at=submitted_at,
-                    seconds_to_decision=(event.decided_at - submitted_at).total_seconds(),
-                ))
-                if codes:
-                    conn.execute(reasons.insert(), [
-                        {"position": recorded.position, "ordinal": i, "reason": code}
-                        for i, code in enumerate(codes)
-                    ])
+        submitted: dict[str, datetime] = {}
+        decided: list[tuple[RecordedEvent, CommentApproved | CommentRejected]] = []
+        for recorded, event in changes:
+            if isinstance(event, CommentSubmitted):
+                submitted[event.comment_id] = event.submitted_at
+            elif isinstance(event, CommentApproved | CommentRejected):
+                decided.append((recorded, event))
+        new_submissions = [{"comment_id": k, "submitted_at": v} for k, v in submitted.items()]
+        known = dict(submitted)
+        missing = sorted({e.comment_id for _, e in decided} - known.keys())
+        for i in range(0, len(missing), 500):
+            rows = conn.execute(
+                sa.select(submissions.c.comment_id, submissions.c.submitted_at)
+                .where(submissions.c.comment_id.in_(missing[i:i + 500])))
+            known.update({r.comment_id: r.submitted_at for r in rows})
+        log_rows, reason_rows = [], []
+        for recorded, event in decided:
+            submitted_at = known[event.comment_id]
+            rejected = isinstance(event, CommentRejected)
+            codes = list(event.reasons) if rejected else []
+            log_rows.append({
+                "position": recorded.position, "comment_id": event.comment_id,
+                "article_id": event.article_id, "moderator_id": event.moderator_id,
+                "decision": "rejected" if rejected else "approved",
+                "previous_status": event.previous_status, "reasons": codes,
+                "guideline_version": event.guideline_version if rejected else None,
+                "note": event.note, "decided_at": event.decided_at,
+                "submitted_at": submitted_at,
+                "seconds_to_decision": (event.decided_at - submitted_at).total_seconds(),
+            })
+            reason_rows += [{"position": recorded.position, "ordinal": i, "reason": code}
+                            for i, code in enumerate(codes)]
+        for table, rows in ((submissions, new_submissions), (log, log_rows),
+                            (reasons, reason_rows)):
+            if rows:
+                conn.execute(table.insert(), rows)
 
 
 def decisions(
