@@ -177,16 +177,19 @@ def test_an_endpoint_failing_for_five_days_is_disabled(services, hooks, receiver
 
 
 def test_a_success_resets_the_failure_clock(services, hooks, receiver, clock):
-    answers = iter([500] * 3 + [204] + [500] * 10)
-    receiver.respond = lambda r: (next(answers), {}, b"")
+    answer = {"status": 500}
+    receiver.respond = lambda r: (answer["status"], {}, b"")
     endpoint_id = make(hooks, receiver, event_types=["comment.approved"])
-    for _day in range(3):
+    for day, status in ((0, 500), (3, 204), (6, 500), (10, 500)):
+        clock.now = clock.now.replace(day=1) + timedelta(days=day)
+        answer["status"] = status
         moderate(services)
         run(hooks)
-        clock.advance(days=2)
+        if day == 6:
+            failing_since = clock()
     endpoint = hooks.endpoint(endpoint_id)
-    assert endpoint.enabled
-    assert endpoint.failing_since is not None
+    assert endpoint.enabled  # 10 days since the first failure, but only 4 since the success
+    assert endpoint.failing_since == failing_since
 
 
 def test_rotation_signs_with_both_secrets_during_the_overlap(services, hooks, receiver, clock):
