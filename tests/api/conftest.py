@@ -65,3 +65,4 @@ def article(services: Services) -> str:
         RegisterArticle(ARTICLE, "Life after the camp", language="ar"),
         Context(Actor("setup", "admin")))
     return ARTICLE
+
