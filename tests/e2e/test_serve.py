@@ -1,0 +1,159 @@
+"""End to end: `moderation serve` as a real process (gunicorn, several workers) over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+STARTUP_TIMEOUT = 30
+REQUEST_TIMEOUT = 10
+
+
+def moderation_command() -> list[str]:
+    script = Path(sys.executable).with_name("moderation")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("moderation")
+    return [found] if found else [sys.executable, "-m", "service.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base: str
+    env: dict[str, str]
+
+    def call(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method,
+                                         headers={**({"Content-Type": "application/json"}
+                                                     if data else {}), **(headers or {})})
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+                status, raw, got = response.status, response.read(), dict(response.headers)
+        except urllib.error.HTTPError as error:
+            status, raw, got = error.code, error.read(), dict(error.headers)
+        return status, got, json.loads(raw) if raw else None
+
+
+def run_cli(args: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run([*moderation_command(), *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+           "MODERATION_LOG_LEVEL": "WARNING"}
+    run_cli(["db", "upgrade"], env)
+    run_cli(["articles", "register", "e2e-article", "--title", "End to end"], env)
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [*moderation_command(), "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = Server(f"http://127.0.0.1:{port}", env)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if server.call("GET", "/readyz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready in time"
+            time.sleep(0.2)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        log.close()
+
+
+def test_submit_queue_approve_publish_audit_over_http(server: Server):
+    moderator = run_cli(["tokens", "create", "--name", "e2e-mod", "--role", "moderator"],
+                        server.env).strip()
+    auditor = run_cli(["tokens", "create", "--name", "e2e-aud", "--role", "auditor"],
+                      server.env).strip()
+    as_moderator = {"Authorization": f"Bearer {moderator}"}
+    text = "ئەمە ڕاپۆرتێکی باشە \u200f👍"
+
+    status, headers, body = server.call(
+        "POST", "/v1/articles/e2e-article/comments",
+        {"author": {"name": "Hêvî", "email": "hevi@example.org"}, "body": text},
+        {"Idempotency-Key": "e2e-1", "X-Request-ID": "e2e-submit"})
+    assert status == 202, body
+    comment_id = body["id"]
+    assert headers["Location"] == f"/v1/comments/{comment_id}"
+    assert headers["X-Request-ID"] == "e2e-submit"
+
+    status, _, queue = server.call("GET", "/v1/queue", headers=as_moderator)
+    assert status == 200
+    assert [item["id"] for item in queue["items"]] == [comment_id]
+    assert queue["total"] == 1
+
+    status, headers, comment = server.call("GET", f"/v1/comments/{comment_id}",
+                                           headers=as_moderator)
+    assert status == 200 and comment["body"] == text
+    status, _, decision = server.call(
+        "POST", f"/v1/comments/{comment_id}/approve", {"note": "welcome"},
+        {**as_moderator, "If-Match": headers["ETag"]})
+    assert status == 200, decision
+    assert decision["status"] == "approved"
+
+    status, _, public = server.call("GET", "/v1/articles/e2e-article/comments")
+    assert status == 200
+    assert [(c["id"], c["body"]) for c in public["items"]] == [(comment_id, text)]
+    assert "hevi@example.org" not in json.dumps(public)
+
+    status, _, feed = server.call("GET", "/v1/events?limit=1000",
+                                  headers={"Authorization": f"Bearer {auditor}"})
+    assert status == 200
+    types = [event["type"] for event in feed["items"]]
+    assert types[0] == "article.registered"
+    assert "comment.submitted" in types and types[-1] == "comment.approved"
+    approved = feed["items"][-1]
+    assert approved["metadata"]["actor"] == {"id": "e2e-mod", "role": "moderator"}
+    assert text not in json.dumps(feed, ensure_ascii=False)  # auditors see no comment text
+    assert [e["position"] for e in feed["items"]] == list(range(1, len(types) + 1))
+
+    status, _, audit = server.call("GET", "/v1/audit/decisions",
+                                   headers={"Authorization": f"Bearer {auditor}"})
+    assert status == 200
+    assert [(d["comment_id"], d["moderator_id"]) for d in audit["items"]] == [
+        (comment_id, "e2e-mod")]
+
+    status, _, error = server.call("GET", "/v1/queue")
+    assert status == 401 and error["code"] == "unauthenticated"
+    status, _, spec = server.call("GET", "/openapi.json")
+    assert status == 200 and "/v1/queue" in spec["paths"]
