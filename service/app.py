@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import migrate
 from .api import register_blueprints
+from .api import webhooks as webhooks_api
 from .api.converters import ArticleIdConverter, article_id_schema
 from .api.errors import ErrorSchema, register_error_handlers
 from .api.requests import install
@@ -109,6 +110,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     api.register_converter(ArticleIdConverter, article_id_schema)
     install(app)
     register_blueprints(api)
+    api.register_blueprint(webhooks_api.blp)  # /v1/webhooks, in service/api/webhooks.py
 
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage_uri,
                       default_limits=[], headers_enabled=False, strategy="moving-window",

@@ -1,0 +1,406 @@
+"""Webhook endpoints and their deliveries, for administrators.
+
+An endpoint's secret is in the answer to its creation and to rotate-secret, never again.
+Deliveries and every attempt (time, duration, status code or transport error, a truncated
+response body) can be listed and read; a delivery can be sent again by hand, and an
+endpoint can be sent what it missed in a time window (`recover`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, request
+from flask.views import MethodView
+from marshmallow import fields, validate
+
+from ..webhooks.admin import EndpointDisabled, Webhooks
+from ..webhooks.endpoints import (
+    MAX_DESCRIPTION,
+    PING,
+    SUBSCRIBABLE,
+    EndpointNotFound,
+    InvalidEndpoint,
+    StaleEndpoint,
+)
+from ..webhooks.outbox import STATUSES, DeliveryNotFound
+from . import cursors
+from .auth import ADMINS, actor, requires
+from .errors import ApiError
+from .requests import Blueprint
+from .runtime import runtime
+from .schemas import MAX_PAGE, StrictSchema, Timestamp
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks",
+                description="Webhook endpoints, their signing secrets, deliveries and attempts.")
+
+IF_MATCH = {
+    "in": "header", "name": "If-Match", "required": False,
+    "schema": {"type": "string"},
+    "description": 'The endpoint version from its ETag ("3"); 412 when it has changed since.',
+}
+VERSION_TAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,18})"?\s*$')
+EVENT_TYPE_NOTE = (f"Known types: {', '.join(SUBSCRIBABLE)}. Empty or absent means all of "
+                   "them; `webhook.ping` is only sent by the test action.")
+
+
+# -- schemas ------------------------------------------------------------------------------
+
+class EndpointInSchema(StrictSchema):
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
+        "description": "http(s) URL the events are POSTed to. Checked now and at every send: "
+                       "it must resolve only to public addresses."})
+    event_types = fields.List(fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
+                              load_default=None, metadata={"description": EVENT_TYPE_NOTE})
+    description = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=MAX_DESCRIPTION))
+    include_body = fields.Boolean(load_default=False, metadata={
+        "description": "Put the comment text in comment.submitted (off by default)."})
+
+
+class EndpointPatchSchema(StrictSchema):
+    url = fields.String(validate=validate.Length(min=1, max=2000))
+    event_types = fields.List(fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
+                              metadata={"description": EVENT_TYPE_NOTE})
+    description = fields.String(allow_none=True, validate=validate.Length(max=MAX_DESCRIPTION))
+    include_body = fields.Boolean()
+    enabled = fields.Boolean(metadata={
+        "description": "true re-enables a disabled endpoint (its held deliveries then go "
+                       "out); false stops sending."})
+
+
+class EndpointSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True)
+    description = fields.String(required=True)
+    event_types = fields.List(fields.String(), required=True)
+    include_body = fields.Boolean(required=True)
+    enabled = fields.Boolean(required=True)
+    disabled_at = fields.DateTime(allow_none=True, required=True)
+    disabled_reason = fields.String(allow_none=True, required=True)
+    failing_since = fields.DateTime(allow_none=True, required=True, metadata={
+        "description": "Start of the current run of failed attempts (null after a success)."})
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    version = fields.Integer(required=True)
+    old_secrets_expire_at = fields.List(fields.DateTime(), required=True, metadata={
+        "description": "When each previous secret, still signing after a rotation, stops."})
+
+
+class EndpointCreatedSchema(EndpointSchema):
+    secret = fields.String(required=True, metadata={
+        "description": "The signing secret (whsec_...). Shown only now."})
+
+
+class EndpointListSchema(ma.Schema):
+    items = fields.List(fields.Nested(EndpointSchema), required=True)
+
+
+class SecretSchema(ma.Schema):
+    secret = fields.String(required=True, metadata={"description": "The new secret; shown once."})
+    old_secrets_expire_at = fields.List(fields.DateTime(), required=True)
+
+
+class DeliveryArgsSchema(StrictSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    event_type = fields.String(load_default=None,
+                               validate=validate.OneOf((*SUBSCRIBABLE, PING)))
+    since = Timestamp(load_default=None, metadata={"description": "Made at or after."})
+    until = Timestamp(load_default=None, metadata={"description": "Made before."})
+    cursor = fields.String(load_default=None)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+
+    @ma.validates_schema
+    def _ordered(self, data: dict, **_: object) -> None:
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ma.ValidationError("Must be later than since.", "until")
+
+
+class RecoverInSchema(StrictSchema):
+    since = Timestamp(required=True)
+    until = Timestamp(load_default=None)
+
+    @ma.validates_schema
+    def _ordered(self, data: dict, **_: object) -> None:
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ma.ValidationError("Must be later than since.", "until")
+
+
+class RecoverSchema(ma.Schema):
+    requeued = fields.Integer(required=True, metadata={
+        "description": "Failed deliveries sent again (one manual attempt each)."})
+    backfilled = fields.Integer(required=True, metadata={
+        "description": "Events of the endpoint's types it never had a delivery for (it was "
+                       "disabled, or did not exist yet), now queued."})
+
+
+class AttemptSchema(ma.Schema):
+    id = fields.Integer(required=True)
+    trigger = fields.String(required=True, attribute="kind",
+                            metadata={"description": "auto or manual."})
+    number = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "The automatic attempt's number; null for manual ones."})
+    started_at = fields.DateTime(required=True)
+    duration_ms = fields.Integer(required=True)
+    status_code = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "null when no HTTP response came (see error)."})
+    succeeded = fields.Boolean(required=True)
+    error = fields.String(allow_none=True, required=True, metadata={
+        "description": "e.g. 'HTTP 500', 'connect: ...', 'deadline: ...', 'blocked: ...'."})
+    response_body = fields.String(allow_none=True, required=True,
+                                  metadata={"description": "The start of the response body."})
+    next_attempt_at = fields.DateTime(allow_none=True, required=True)
+
+
+class DeliverySchema(ma.Schema):
+    id = fields.Integer(required=True)
+    endpoint_id = fields.Integer(required=True)
+    event_id = fields.String(required=True, metadata={"description": "The webhook-id."})
+    event_type = fields.String(required=True)
+    event_position = fields.Integer(allow_none=True, required=True)
+    status = fields.String(required=True, metadata={"description": "pending, succeeded or failed"})
+    in_flight = fields.Boolean(required=True, metadata={
+        "description": "A dispatcher holds it right now."})
+    attempt_count = fields.Integer(required=True,
+                                   metadata={"description": "Automatic attempts made."})
+    next_attempt_at = fields.DateTime(allow_none=True, required=True)
+    manual_requested_at = fields.DateTime(allow_none=True, required=True)
+    created_at = fields.DateTime(required=True)
+    last_attempt_at = fields.DateTime(allow_none=True, required=True)
+    last_status_code = fields.Integer(allow_none=True, required=True)
+    last_error = fields.String(allow_none=True, required=True)
+    succeeded_at = fields.DateTime(allow_none=True, required=True)
+
+
+class DeliveryDetailSchema(DeliverySchema):
+    payload = fields.Dict(required=True, metadata={
+        "description": "The document sent (without the comment body, which is added at "
+                       "send time for endpoints that opted in)."})
+    attempts = fields.List(fields.Nested(AttemptSchema), required=True)
+
+
+class DeliveryPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(DeliverySchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+# -- resources ----------------------------------------------------------------------------
+
+def _hooks() -> Webhooks:
+    hooks = runtime().services.webhooks
+    assert hooks is not None
+    return hooks
+
+
+def _translated(func: Callable) -> Callable:
+    """The webhook package's refusals as API errors."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except EndpointNotFound as exc:
+            raise ApiError(404, "webhook_endpoint_not_found", f"{_sentence(exc)}") from None
+        except DeliveryNotFound as exc:
+            raise ApiError(404, "webhook_delivery_not_found", f"{_sentence(exc)}") from None
+        except InvalidEndpoint as exc:
+            raise ApiError(422, "invalid_input", _sentence(exc.message), exc.errors) from None
+        except EndpointDisabled as exc:
+            raise ApiError(409, "webhook_endpoint_disabled",
+                           _sentence(str(exc)) + " Enable it first (PATCH enabled=true).") \
+                from None
+        except StaleEndpoint as exc:
+            raise ApiError(412, "precondition_failed",
+                           f"The endpoint is at version {exc.current.version}; fetch it and "
+                           "try again.", headers={"ETag": f'"{exc.current.version}"'}) from None
+
+    return wrapper
+
+
+def _endpoint(endpoint_id: int) -> dict[str, Any]:
+    hooks = _hooks()
+    return {**hooks.endpoint(endpoint_id).as_dict(),
+            "old_secrets_expire_at": hooks.secret_expiries(endpoint_id)}
+
+
+@blp.route("/endpoints")
+class Endpoints(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200, EndpointListSchema)
+    @_translated
+    def get(self):
+        """List webhook endpoints."""
+        hooks = _hooks()
+        return {"items": [{**e.as_dict(), "old_secrets_expire_at": hooks.secret_expiries(e.id)}
+                          for e in hooks.endpoints()]}
+
+    @requires(*ADMINS)
+    @blp.arguments(EndpointInSchema)
+    @blp.response(201, EndpointCreatedSchema, headers={
+        "Location": {"description": "URL of the endpoint.", "schema": {"type": "string"}}})
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @_translated
+    def post(self, body):
+        """Register an endpoint; the answer holds its signing secret, shown only once."""
+        endpoint, secret = _hooks().create_endpoint(
+            body["url"], event_types=body["event_types"], description=body["description"],
+            include_body=body["include_body"])
+        log.info("webhook endpoint %d registered by %s for %s", endpoint.id, actor().id,
+                 endpoint.url)
+        return ({**_endpoint(endpoint.id), "secret": secret}, 201,
+                {"Location": f"/v1/webhooks/endpoints/{endpoint.id}",
+                 "ETag": f'"{endpoint.version}"', "Cache-Control": "no-store"})
+
+
+@blp.route("/endpoints/<int:endpoint_id>")
+class EndpointResource(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200, EndpointSchema, headers={
+        "ETag": {"description": 'The version, e.g. "3".', "schema": {"type": "string"}}})
+    @blp.alt_response(404, response="NOT_FOUND")
+    @_translated
+    def get(self, endpoint_id: int):
+        """Show an endpoint (never its secret)."""
+        endpoint = _endpoint(endpoint_id)
+        return endpoint, 200, {"ETag": f'"{endpoint["version"]}"'}
+
+    @requires(*ADMINS)
+    @blp.arguments(EndpointPatchSchema)
+    @blp.response(200, EndpointSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(412, response="PRECONDITION_FAILED")
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    @blp.doc(parameters=[IF_MATCH])
+    @_translated
+    def patch(self, body, endpoint_id: int):
+        """Change an endpoint's URL, event types, description, body opt-in or enabled."""
+        changes = {k: v for k, v in body.items()}
+        if "description" in changes and changes["description"] is None:
+            changes["description"] = ""
+        _hooks().update_endpoint(endpoint_id, expected_version=_if_match(), **changes)
+        log.info("webhook endpoint %d changed by %s: %s", endpoint_id, actor().id,
+                 ", ".join(sorted(changes)) or "nothing")
+        endpoint = _endpoint(endpoint_id)
+        return endpoint, 200, {"ETag": f'"{endpoint["version"]}"'}
+
+    @requires(*ADMINS)
+    @blp.response(204)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @_translated
+    def delete(self, endpoint_id: int):
+        """Delete an endpoint with its delivery history."""
+        _hooks().delete_endpoint(endpoint_id)
+        log.info("webhook endpoint %d deleted by %s", endpoint_id, actor().id)
+        return Response(status=204)
+
+
+@blp.route("/endpoints/<int:endpoint_id>/rotate-secret")
+class RotateSecret(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200, SecretSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @_translated
+    def post(self, endpoint_id: int):
+        """Make a new signing secret; the previous one keeps signing during the overlap."""
+        secret, expiries = _hooks().rotate_secret(endpoint_id)
+        log.info("webhook endpoint %d secret rotated by %s", endpoint_id, actor().id)
+        return ({"secret": secret, "old_secrets_expire_at": expiries}, 200,
+                {"Cache-Control": "no-store"})
+
+
+@blp.route("/endpoints/<int:endpoint_id>/test")
+class TestPing(MethodView):
+    @requires(*ADMINS)
+    @blp.response(202, DeliverySchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @_translated
+    def post(self, endpoint_id: int):
+        """Queue a signed webhook.ping to the endpoint; follow it at the delivery's URL."""
+        delivery = _hooks().send_test(endpoint_id)
+        return delivery, 202, {"Location": f"/v1/webhooks/deliveries/{delivery['id']}"}
+
+
+@blp.route("/endpoints/<int:endpoint_id>/deliveries")
+class EndpointDeliveries(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(DeliveryArgsSchema, location="query")
+    @blp.response(200, DeliveryPageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.alt_response(404, response="NOT_FOUND")
+    @_translated
+    def get(self, args, endpoint_id: int):
+        """List an endpoint's deliveries, newest first."""
+        limit = args["limit"]
+        rows = _hooks().deliveries(
+            endpoint_id, status=args["status"], event_type=args["event_type"],
+            since=args["since"], until=args["until"],
+            before_id=cursors.decode("deliveries", args["cursor"]), limit=limit + 1)
+        return {"items": rows[:limit],
+                "next_cursor": cursors.next_cursor("deliveries", rows, limit, "id")}
+
+
+@blp.route("/endpoints/<int:endpoint_id>/recover")
+class Recover(MethodView):
+    @requires(*ADMINS)
+    @blp.arguments(RecoverInSchema)
+    @blp.response(202, RecoverSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @_translated
+    def post(self, body, endpoint_id: int):
+        """Resend what the endpoint missed between since and until (at most 10,000)."""
+        result = _hooks().recover(endpoint_id, since=body["since"], until=body["until"])
+        log.info("webhook endpoint %d recovery by %s: %s", endpoint_id, actor().id, result)
+        return result, 202
+
+
+@blp.route("/deliveries/<int:delivery_id>")
+class DeliveryResource(MethodView):
+    @requires(*ADMINS)
+    @blp.response(200, DeliveryDetailSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @_translated
+    def get(self, delivery_id: int):
+        """Show a delivery with every attempt made."""
+        delivery = _hooks().delivery(delivery_id)
+        return {**delivery, "payload": json.loads(delivery["payload"])}
+
+
+@blp.route("/deliveries/<int:delivery_id>/redeliver")
+class Redeliver(MethodView):
+    @requires(*ADMINS)
+    @blp.response(202, DeliverySchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT")
+    @_translated
+    def post(self, delivery_id: int):
+        """Send a delivery again now: same webhook-id, fresh timestamp and signature."""
+        delivery = _hooks().redeliver(delivery_id)
+        log.info("webhook delivery %d redelivery requested by %s", delivery_id, actor().id)
+        return delivery, 202, {"Location": f"/v1/webhooks/deliveries/{delivery_id}"}
+
+
+def _if_match() -> int | None:
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    match = VERSION_TAG.match(header)
+    if not match:
+        raise ApiError(400, "invalid_if_match", 'If-Match must be an ETag like "3".',
+                       {"If-Match": ['An ETag like "3".']})
+    return int(match.group(1))
+
+
+def _sentence(value: object) -> str:
+    text = str(value).strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
