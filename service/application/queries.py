@@ -155,8 +155,9 @@ class ModerationQueries:
         with read_transaction(self.engine) as conn:
             recorded = self.store.read_all(conn, after=after, limit=limit, types=types,
                                            stream_prefix=stream_prefix)
-            codec = self._codec(conn)
-            return [describe(r, codec.decode(r), personal=personal) for r in recorded]
+            decoded = self._codec(conn).decode_all(recorded)
+            return [describe(r, e, personal=personal)
+                    for r, e in zip(recorded, decoded, strict=True)]
 
     def screening_corpus(self) -> Iterator[PastComment]:
         """Every comment with its text, final status and the flags it was given."""

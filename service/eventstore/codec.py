@@ -60,6 +60,12 @@ class EventCodec:
             data["reasons"] = list(event.reasons)
         return event.TYPE, CURRENT_SCHEMA[event.TYPE], data
 
+    def decode_all(self, batch: list[RecordedEvent]) -> list[DomainEvent]:
+        """Decode many events, fetching their personal-data keys in one go."""
+        self._vault.preload({r.data["personal"]["subject"] for r in batch
+                             if r.type == CommentSubmitted.TYPE and "personal" in r.data})
+        return [self.decode(r) for r in batch]
+
     def decode(self, recorded: RecordedEvent) -> DomainEvent:
         cls = EVENT_TYPES.get(recorded.type)
         if cls is None:

@@ -65,6 +65,18 @@ class PersonalDataVault:
         )
         return json.loads(plaintext)
 
+    def preload(self, subject_ids: set[str]) -> None:
+        """Fetch many keys in one query (a replay reads thousands of authors' comments)."""
+        wanted = sorted(s for s in subject_ids if s not in self._keys)
+        for i in range(0, len(wanted), 1000):
+            chunk = wanted[i:i + 1000]
+            found = dict(self._conn.execute(
+                sa.select(subject_keys.c.subject_id, subject_keys.c.key)
+                .where(subject_keys.c.subject_id.in_(chunk))).all())
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            self._keys.update({s: found.get(s) for s in chunk})
+
     def erase(self, subject_id: str) -> bool:
         self._keys[subject_id] = None
         result = self._conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,10 +14,8 @@ from ..domain.events import (
     CommentApproved,
     CommentRejected,
     CommentSubmitted,
-    DomainEvent,
 )
-from ..eventstore import RecordedEvent
-from .base import Projection, upsert_add
+from .base import Change, Projection, add_counts
 
 articles = sa.Table(
     "articles",
@@ -38,22 +37,32 @@ class ArticleProjection(Projection):
     name = "articles"
     live_tables = (articles,)
 
-    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
-        match event:
-            case ArticleRegistered():
-                conn.execute(table.insert().values(
-                    article_id=event.article_id, title=event.title, url=event.url,
-                    language=event.language, published_at=event.published_at,
-                    summary=event.summary, registered_at=event.registered_at,
-                    pending=0, approved=0, rejected=0,
-                ))
-            case CommentSubmitted():
-                upsert_add(conn, table, {"article_id": event.article_id}, {"pending": 1})
-            case CommentApproved() | CommentRejected():
-                new = "approved" if isinstance(event, CommentApproved) else "rejected"
-                upsert_add(conn, table, {"article_id": event.article_id},
-                           {event.previous_status: -1, new: 1})
+        registered = []
+        counts: dict[tuple, dict[str, int]] = {}
+        for _, event in changes:
+            match event:
+                case ArticleRegistered():
+                    registered.append(dict(
+                        article_id=event.article_id, title=event.title, url=event.url,
+                        language=event.language, published_at=event.published_at,
+                        summary=event.summary, registered_at=event.registered_at,
+                        pending=0, approved=0, rejected=0))
+                case CommentSubmitted():
+                    _bump(counts, event.article_id, pending=1)
+                case CommentApproved() | CommentRejected():
+                    new = "approved" if isinstance(event, CommentApproved) else "rejected"
+                    _bump(counts, event.article_id, **{event.previous_status: -1, new: 1})
+        if registered:
+            conn.execute(table.insert(), registered)
+        add_counts(conn, table, counts, ["article_id"])
+
+
+def _bump(counts: dict[tuple, dict[str, int]], article_id: str, **deltas: int) -> None:
+    row = counts.setdefault((article_id,), {})
+    for name, delta in deltas.items():
+        row[name] = row.get(name, 0) + delta
 
 
 def get_article(conn: Connection, article_id: str) -> dict[str, Any] | None:

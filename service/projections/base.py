@@ -6,7 +6,8 @@ replaying the log into fresh copies of its tables must give exactly the live sta
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,6 +24,9 @@ checkpoints = sa.Table(
 )
 
 
+Change = tuple[RecordedEvent, DomainEvent]
+
+
 class Projection:
     name: ClassVar[str]
     live_tables: ClassVar[tuple[sa.Table, ...]]
@@ -30,8 +34,70 @@ class Projection:
     def __init__(self, tables: tuple[sa.Table, ...] | None = None):
         self.tables = tables or self.live_tables
 
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
+        """Apply events in order. Projections that see many events per call (a rebuild
+        replays thousands at a time) override this to merge writes in memory."""
+        for recorded, event in changes:
+            self.apply(conn, event, recorded)
+
     def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
-        raise NotImplementedError
+        self.apply_all(conn, [(recorded, event)])
+
+
+class RowBatch:
+    """Writes to one table keyed by one column, merged in memory and flushed in bulk.
+
+    A row inserted and then updated in the same batch is inserted once with its final
+    values; inserted and then deleted, it never reaches the database.
+    """
+
+    def __init__(self, table: sa.Table, key: str):
+        self.table = table
+        self.key = key
+        self.inserts: dict[Any, dict[str, Any]] = {}
+        self.updates: dict[Any, dict[str, Any]] = {}
+        self.deletes: set[Any] = set()
+
+    def insert(self, row: dict[str, Any]) -> None:
+        self.inserts[row[self.key]] = row
+
+    def update(self, key: Any, **values: Any) -> None:
+        if key in self.inserts:
+            self.inserts[key].update(values)
+        else:
+            self.updates.setdefault(key, {}).update(values)
+
+    def delete(self, key: Any) -> None:
+        if self.inserts.pop(key, None) is None:
+            self.deletes.add(key)
+        self.updates.pop(key, None)
+
+    def flush(self, conn: Connection) -> None:
+        column = self.table.c[self.key]
+        deletes = sorted(self.deletes)
+        for i in range(0, len(deletes), 500):
+            conn.execute(self.table.delete().where(column.in_(deletes[i:i + 500])))
+        if self.inserts:
+            conn.execute(self.table.insert(), list(self.inserts.values()))
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for key, values in self.updates.items():
+            names = tuple(sorted(values))
+            groups.setdefault(names, []).append(
+                {"_key": key, **{f"_{n}": v for n, v in values.items()}})
+        for names, params in groups.items():
+            statement = self.table.update().where(column == sa.bindparam("_key")).values(
+                {n: sa.bindparam(f"_{n}") for n in names})
+            conn.execute(statement, params)
+        self.inserts, self.updates, self.deletes = {}, {}, set()
+
+
+def add_counts(conn: Connection, table: sa.Table,
+               deltas: dict[tuple, dict[str, int]], key_names: Sequence[str]) -> None:
+    """Flush counter deltas accumulated per key (see `upsert_add`)."""
+    for key, increments in deltas.items():
+        changed = {name: n for name, n in increments.items() if n}
+        if changed:
+            upsert_add(conn, table, dict(zip(key_names, key, strict=True)), changed)
 
 
 def upsert_add(conn: Connection, table: sa.Table, key: dict, increments: dict[str, int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,10 +14,8 @@ from ..domain.events import (
     CommentRejected,
     CommentScreened,
     CommentSubmitted,
-    DomainEvent,
 )
-from ..eventstore import RecordedEvent
-from .base import Projection
+from .base import Change, Projection, RowBatch
 
 comment_state = sa.Table(
     "comment_state",
@@ -48,35 +47,36 @@ class CommentStateProjection(Projection):
     name = "comment_state"
     live_tables = (comment_state,)
 
-    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
-        moved = {"version": recorded.version, "last_position": recorded.position}
-        match event:
-            case CommentSubmitted():
-                conn.execute(table.insert().values(
-                    comment_id=event.comment_id, article_id=event.article_id,
-                    parent_id=event.parent_id, author_id=event.author_id,
-                    author_name=event.author_name, author_email=event.author_email,
-                    body=event.body, status="pending", reasons=[], flags=[],
-                    submitted_at=event.submitted_at, **moved,
-                ))
-            case CommentScreened():
-                flags = [{"code": f.code, "guideline": f.guideline, "evidence": f.evidence}
-                         for f in event.flags]
-                self._update(conn, event.comment_id, flags=flags, risk=event.risk, **moved)
-            case CommentApproved():
-                self._update(conn, event.comment_id, status="approved", reasons=[],
-                             guideline_version=None, note=event.note,
-                             decided_by=event.moderator_id, decided_at=event.decided_at, **moved)
-            case CommentRejected():
-                self._update(conn, event.comment_id, status="rejected",
-                             reasons=list(event.reasons),
-                             guideline_version=event.guideline_version, note=event.note,
-                             decided_by=event.moderator_id, decided_at=event.decided_at, **moved)
-
-    def _update(self, conn: Connection, comment_id: str, **values: Any) -> None:
-        (table,) = self.tables
-        conn.execute(table.update().where(table.c.comment_id == comment_id).values(**values))
+        rows = RowBatch(table, "comment_id")
+        for recorded, event in changes:
+            moved = {"version": recorded.version, "last_position": recorded.position}
+            match event:
+                case CommentSubmitted():
+                    rows.insert(dict(
+                        comment_id=event.comment_id, article_id=event.article_id,
+                        parent_id=event.parent_id, author_id=event.author_id,
+                        author_name=event.author_name, author_email=event.author_email,
+                        body=event.body, status="pending", reasons=[],
+                        guideline_version=None, note=None, decided_by=None, decided_at=None,
+                        submitted_at=event.submitted_at, flags=[], risk=None, **moved))
+                case CommentScreened():
+                    flags = [{"code": f.code, "guideline": f.guideline, "evidence": f.evidence}
+                             for f in event.flags]
+                    rows.update(event.comment_id, flags=flags, risk=event.risk, **moved)
+                case CommentApproved():
+                    rows.update(event.comment_id, status="approved", reasons=[],
+                                guideline_version=None, note=event.note,
+                                decided_by=event.moderator_id, decided_at=event.decided_at,
+                                **moved)
+                case CommentRejected():
+                    rows.update(event.comment_id, status="rejected",
+                                reasons=list(event.reasons),
+                                guideline_version=event.guideline_version, note=event.note,
+                                decided_by=event.moderator_id, decided_at=event.decided_at,
+                                **moved)
+        rows.flush(conn)
 
 
 def get_comment(conn: Connection, comment_id: str) -> dict[str, Any] | None:

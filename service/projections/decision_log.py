@@ -18,9 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import JSONDoc, UTCDateTime, metadata
-from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted, DomainEvent
-from ..eventstore import RecordedEvent
-from .base import Projection
+from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted
+from .base import Change, Projection
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -69,49 +68,45 @@ class DecisionLogProjection(Projection):
     name = "decision_log"
     live_tables = (decision_log, decision_reasons, decision_log_submissions)
 
-    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
-        self.apply_all(conn, [(recorded, event)])
-
-    def apply_all(self, conn: Connection,
-                  changes: Sequence[tuple[RecordedEvent, DomainEvent]]) -> None:
-        """Apply events in log order with a few bulk statements (a rebuild sends thousands)."""
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         log, reasons, submissions = self.tables
         submitted: dict[str, datetime] = {}
-        decided: list[tuple[RecordedEvent, CommentApproved | CommentRejected]] = []
+        decided = []
         for recorded, event in changes:
             if isinstance(event, CommentSubmitted):
                 submitted[event.comment_id] = event.submitted_at
             elif isinstance(event, CommentApproved | CommentRejected):
                 decided.append((recorded, event))
-        new_submissions = [{"comment_id": k, "submitted_at": v} for k, v in submitted.items()]
-        known = dict(submitted)
-        missing = sorted({e.comment_id for _, e in decided} - known.keys())
-        for i in range(0, len(missing), 500):
-            rows = conn.execute(
+        if submitted:
+            conn.execute(submissions.insert(), [
+                {"comment_id": cid, "submitted_at": at} for cid, at in submitted.items()])
+        if not decided:
+            return
+        earlier = sorted({e.comment_id for _, e in decided} - submitted.keys())
+        for i in range(0, len(earlier), 500):
+            found = conn.execute(
                 sa.select(submissions.c.comment_id, submissions.c.submitted_at)
-                .where(submissions.c.comment_id.in_(missing[i:i + 500])))
-            known.update({r.comment_id: r.submitted_at for r in rows})
+                .where(submissions.c.comment_id.in_(earlier[i:i + 500])))
+            submitted.update({r.comment_id: r.submitted_at for r in found})
         log_rows, reason_rows = [], []
         for recorded, event in decided:
-            submitted_at = known[event.comment_id]
+            submitted_at = submitted[event.comment_id]
             rejected = isinstance(event, CommentRejected)
             codes = list(event.reasons) if rejected else []
-            log_rows.append({
-                "position": recorded.position, "comment_id": event.comment_id,
-                "article_id": event.article_id, "moderator_id": event.moderator_id,
-                "decision": "rejected" if rejected else "approved",
-                "previous_status": event.previous_status, "reasons": codes,
-                "guideline_version": event.guideline_version if rejected else None,
-                "note": event.note, "decided_at": event.decided_at,
-                "submitted_at": submitted_at,
-                "seconds_to_decision": (event.decided_at - submitted_at).total_seconds(),
-            })
+            log_rows.append(dict(
+                position=recorded.position, comment_id=event.comment_id,
+                article_id=event.article_id, moderator_id=event.moderator_id,
+                decision="rejected" if rejected else "approved",
+                previous_status=event.previous_status, reasons=codes,
+                guideline_version=event.guideline_version if rejected else None,
+                note=event.note, decided_at=event.decided_at, submitted_at=submitted_at,
+                seconds_to_decision=(event.decided_at - submitted_at).total_seconds(),
+            ))
             reason_rows += [{"position": recorded.position, "ordinal": i, "reason": code}
                             for i, code in enumerate(codes)]
-        for table, rows in ((submissions, new_submissions), (log, log_rows),
-                            (reasons, reason_rows)):
-            if rows:
-                conn.execute(table.insert(), rows)
+        conn.execute(log.insert(), log_rows)
+        if reason_rows:
+            conn.execute(reasons.insert(), reason_rows)
 
 
 def decisions(

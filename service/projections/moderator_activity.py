@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import metadata
-from ..domain.events import CommentApproved, CommentRejected, DomainEvent
-from ..eventstore import RecordedEvent
-from .base import Projection, upsert_add
+from ..domain.events import CommentApproved, CommentRejected
+from .base import Change, Projection, add_counts
 
 moderator_daily = sa.Table(
     "moderator_daily",
@@ -27,15 +27,18 @@ class ModeratorActivityProjection(Projection):
     name = "moderator_daily"
     live_tables = (moderator_daily,)
 
-    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
-        if not isinstance(event, CommentApproved | CommentRejected):
-            return
-        key = {"moderator_id": event.moderator_id, "day": event.decided_at.date()}
-        counts = {"approved" if isinstance(event, CommentApproved) else "rejected": 1}
-        if event.previous_status != "pending":
-            counts["reversals"] = 1
-        upsert_add(conn, table, key, counts)
+        counts: dict[tuple, dict[str, int]] = {}
+        for _, event in changes:
+            if not isinstance(event, CommentApproved | CommentRejected):
+                continue
+            row = counts.setdefault((event.moderator_id, event.decided_at.date()), {})
+            name = "approved" if isinstance(event, CommentApproved) else "rejected"
+            row[name] = row.get(name, 0) + 1
+            if event.previous_status != "pending":
+                row["reversals"] = row.get("reversals", 0) + 1
+        add_counts(conn, table, counts, ["moderator_id", "day"])
 
 
 def activity(conn: Connection, since=None, until=None) -> list[dict[str, Any]]:  # noqa: ANN001

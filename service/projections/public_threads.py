@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import UTCDateTime, metadata
-from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted, DomainEvent
-from ..eventstore import RecordedEvent
-from .base import Projection
+from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted
+from .base import Change, Projection, RowBatch
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -37,22 +37,22 @@ class PublicThreadProjection(Projection):
     name = "public_threads"
     live_tables = (public_comments,)
 
-    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
-        match event:
-            case CommentSubmitted():
-                conn.execute(table.insert().values(
-                    comment_id=event.comment_id, article_id=event.article_id,
-                    parent_id=event.parent_id, author_name=event.author_name, body=event.body,
-                    submitted_at=event.submitted_at, submitted_position=recorded.position,
-                    approved_at=None,
-                ))
-            case CommentApproved():
-                conn.execute(table.update().where(table.c.comment_id == event.comment_id)
-                             .values(approved_at=event.decided_at))
-            case CommentRejected():
-                conn.execute(table.update().where(table.c.comment_id == event.comment_id)
-                             .values(approved_at=None))
+        rows = RowBatch(table, "comment_id")
+        for recorded, event in changes:
+            match event:
+                case CommentSubmitted():
+                    rows.insert(dict(
+                        comment_id=event.comment_id, article_id=event.article_id,
+                        parent_id=event.parent_id, author_name=event.author_name,
+                        body=event.body, submitted_at=event.submitted_at,
+                        submitted_position=recorded.position, approved_at=None))
+                case CommentApproved():
+                    rows.update(event.comment_id, approved_at=event.decided_at)
+                case CommentRejected():
+                    rows.update(event.comment_id, approved_at=None)
+        rows.flush(conn)
 
 
 def public_thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,10 +14,8 @@ from ..domain.events import (
     CommentRejected,
     CommentScreened,
     CommentSubmitted,
-    DomainEvent,
 )
-from ..eventstore import RecordedEvent
-from .base import Projection
+from .base import Change, Projection, RowBatch
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -47,29 +46,41 @@ class QueueProjection(Projection):
     name = "moderation_queue"
     live_tables = (moderation_queue, queue_flags)
 
-    def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         table, flags = self.tables
-        match event:
-            case CommentSubmitted():
-                conn.execute(table.insert().values(
-                    comment_id=event.comment_id, article_id=event.article_id,
-                    submitted_position=recorded.position, submitted_at=event.submitted_at,
-                    risk=0.0,
-                ))
-            case CommentScreened():
-                waiting = conn.execute(
-                    table.update().where(table.c.comment_id == event.comment_id)
-                    .values(risk=event.risk).returning(table.c.submitted_position)
-                ).scalar_one_or_none()
-                conn.execute(flags.delete().where(flags.c.comment_id == event.comment_id))
-                codes = sorted({f.code for f in event.flags})
-                if waiting is not None and codes:
-                    conn.execute(flags.insert(), [
-                        {"comment_id": event.comment_id, "code": code,
-                         "submitted_position": waiting} for code in codes])
-            case CommentApproved() | CommentRejected():
-                conn.execute(table.delete().where(table.c.comment_id == event.comment_id))
-                conn.execute(flags.delete().where(flags.c.comment_id == event.comment_id))
+        rows = RowBatch(table, "comment_id")
+        new_flags: dict[str, list[str]] = {}  # comment -> its latest flag codes
+        stale: set[str] = set()  # comments whose stored flag rows must go
+        for recorded, event in changes:
+            match event:
+                case CommentSubmitted():
+                    rows.insert(dict(
+                        comment_id=event.comment_id, article_id=event.article_id,
+                        submitted_position=recorded.position, submitted_at=event.submitted_at,
+                        risk=0.0))
+                case CommentScreened():
+                    rows.update(event.comment_id, risk=event.risk)
+                    stale.add(event.comment_id)
+                    new_flags[event.comment_id] = sorted({f.code for f in event.flags})
+                case CommentApproved() | CommentRejected():
+                    rows.delete(event.comment_id)
+                    stale.add(event.comment_id)
+                    new_flags.pop(event.comment_id, None)
+        waiting = {cid: row["submitted_position"] for cid, row in rows.inserts.items()}
+        stale -= waiting.keys()
+        earlier = [cid for cid in new_flags if cid not in waiting]
+        if earlier:
+            found = conn.execute(sa.select(table.c.comment_id, table.c.submitted_position)
+                                 .where(table.c.comment_id.in_(earlier)))
+            waiting.update({r.comment_id: r.submitted_position for r in found})
+        rows.flush(conn)
+        stale_ids = sorted(stale)
+        for i in range(0, len(stale_ids), 500):
+            conn.execute(flags.delete().where(flags.c.comment_id.in_(stale_ids[i:i + 500])))
+        flag_rows = [{"comment_id": cid, "code": code, "submitted_position": waiting[cid]}
+                     for cid, codes in new_flags.items() if cid in waiting for code in codes]
+        if flag_rows:
+            conn.execute(flags.insert(), flag_rows)
 
 
 SORTS = ("oldest", "newest", "risk")

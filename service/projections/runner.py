@@ -85,9 +85,8 @@ class ProjectionRunner:
         if not changes:
             return
         first, last = changes[0][0].position, changes[-1][0].position
-        for recorded, event in changes:
-            for projection in self.live:
-                projection.apply(conn, event, recorded)
+        for projection in self.live:
+            projection.apply_all(conn, changes)
         moved = conn.execute(
             checkpoints.update()
             .where(checkpoints.c.name.in_(self.names), checkpoints.c.position == first - 1)
@@ -160,10 +159,9 @@ class ProjectionRunner:
     def _replay(self, conn: Connection, replicas: list[Projection],
                 batch: list[RecordedEvent]) -> None:
         codec = self.codec_for(conn)
-        for recorded in batch:
-            event = codec.decode(recorded)
-            for replica in replicas:
-                replica.apply(conn, event, recorded)
+        changes = list(zip(batch, codec.decode_all(batch), strict=True))
+        for replica in replicas:
+            replica.apply_all(conn, changes)
 
     def _swap(self, conn: Connection, shadows: dict, position: int) -> None:
         for cls in self.projection_types:
