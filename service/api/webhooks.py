@@ -260,7 +260,7 @@ class Endpoints(MethodView):
                  "ETag": f'"{endpoint.version}"', "Cache-Control": "no-store"})
 
 
-@blp.route("/endpoints/<int:endpoint_id>")
+@blp.route("/endpoints/<int(max=2147483647):endpoint_id>")
 class EndpointResource(MethodView):
     @requires(*ADMINS)
     @blp.response(200, EndpointSchema, headers={
@@ -302,7 +302,7 @@ class EndpointResource(MethodView):
         return Response(status=204)
 
 
-@blp.route("/endpoints/<int:endpoint_id>/rotate-secret")
+@blp.route("/endpoints/<int(max=2147483647):endpoint_id>/rotate-secret")
 class RotateSecret(MethodView):
     @requires(*ADMINS)
     @blp.response(200, SecretSchema)
@@ -316,7 +316,7 @@ class RotateSecret(MethodView):
                 {"Cache-Control": "no-store"})
 
 
-@blp.route("/endpoints/<int:endpoint_id>/test")
+@blp.route("/endpoints/<int(max=2147483647):endpoint_id>/test")
 class TestPing(MethodView):
     @requires(*ADMINS)
     @blp.response(202, DeliverySchema)
@@ -329,7 +329,7 @@ class TestPing(MethodView):
         return delivery, 202, {"Location": f"/v1/webhooks/deliveries/{delivery['id']}"}
 
 
-@blp.route("/endpoints/<int:endpoint_id>/deliveries")
+@blp.route("/endpoints/<int(max=2147483647):endpoint_id>/deliveries")
 class EndpointDeliveries(MethodView):
     @requires(*ADMINS)
     @blp.arguments(DeliveryArgsSchema, location="query")
@@ -348,7 +348,7 @@ class EndpointDeliveries(MethodView):
                 "next_cursor": cursors.next_cursor("deliveries", rows, limit, "id")}
 
 
-@blp.route("/endpoints/<int:endpoint_id>/recover")
+@blp.route("/endpoints/<int(max=2147483647):endpoint_id>/recover")
 class Recover(MethodView):
     @requires(*ADMINS)
     @blp.arguments(RecoverInSchema)
@@ -363,7 +363,7 @@ class Recover(MethodView):
         return result, 202
 
 
-@blp.route("/deliveries/<int:delivery_id>")
+@blp.route("/deliveries/<int(max=9223372036854775807):delivery_id>")
 class DeliveryResource(MethodView):
     @requires(*ADMINS)
     @blp.response(200, DeliveryDetailSchema)
@@ -375,7 +375,7 @@ class DeliveryResource(MethodView):
         return {**delivery, "payload": json.loads(delivery["payload"])}
 
 
-@blp.route("/deliveries/<int:delivery_id>/redeliver")
+@blp.route("/deliveries/<int(max=9223372036854775807):delivery_id>/redeliver")
 class Redeliver(MethodView):
     @requires(*ADMINS)
     @blp.response(202, DeliverySchema)

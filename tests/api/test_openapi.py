@@ -14,6 +14,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from ..webhooks.helpers import existing_ids as existing_webhook_ids
 from .helpers import bearer, submitted_id
 
 ENDPOINTS = {
@@ -24,6 +25,16 @@ ENDPOINTS = {
     ("get", "/v1/comments/{comment_id}/events"), ("post", "/v1/comments/{comment_id}/approve"),
     ("post", "/v1/comments/{comment_id}/reject"), ("get", "/v1/events"),
     ("get", "/v1/audit/decisions"), ("get", "/v1/stats"),
+    ("get", "/v1/webhooks/endpoints"), ("post", "/v1/webhooks/endpoints"),
+    ("get", "/v1/webhooks/endpoints/{endpoint_id}"),
+    ("patch", "/v1/webhooks/endpoints/{endpoint_id}"),
+    ("delete", "/v1/webhooks/endpoints/{endpoint_id}"),
+    ("post", "/v1/webhooks/endpoints/{endpoint_id}/rotate-secret"),
+    ("post", "/v1/webhooks/endpoints/{endpoint_id}/test"),
+    ("get", "/v1/webhooks/endpoints/{endpoint_id}/deliveries"),
+    ("post", "/v1/webhooks/endpoints/{endpoint_id}/recover"),
+    ("get", "/v1/webhooks/deliveries/{delivery_id}"),
+    ("post", "/v1/webhooks/deliveries/{delivery_id}/redeliver"),
 }
 PUBLIC = {"/healthz", "/readyz", "/v1/guidelines", "/v1/articles/{article_id}",
           "/v1/articles/{article_id}/comments"}
@@ -73,7 +84,8 @@ def test_api_conforms_to_its_openapi_document(app, client, tokens, article):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == len(ENDPOINTS)
     comment_id = submitted_id(client, article)
-    known = {"article_id": article, "comment_id": comment_id}
+    known = {"article_id": article, "comment_id": comment_id,
+             **existing_webhook_ids(app.extensions["moderation"].services)}
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
         runs = [(GenerationMode.POSITIVE, 20, None), (GenerationMode.NEGATIVE, 10, None)]
