@@ -15,7 +15,7 @@ from ..domain.events import (
     CommentRejected,
     CommentSubmitted,
 )
-from .base import Change, Projection, add_counts
+from .base import Change, Projection, add_counts, bulk_insert
 
 articles = sa.Table(
     "articles",
@@ -54,8 +54,7 @@ class ArticleProjection(Projection):
                 case CommentApproved() | CommentRejected():
                     new = "approved" if isinstance(event, CommentApproved) else "rejected"
                     _bump(counts, event.article_id, **{event.previous_status: -1, new: 1})
-        if registered:
-            conn.execute(table.insert(), registered)
+        bulk_insert(conn, table, registered)
         add_counts(conn, table, counts, ["article_id"])
 
 

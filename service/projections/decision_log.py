@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from ..db import JSONDoc, UTCDateTime, metadata
 from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted
-from .base import Change, Projection
+from .base import Change, Projection, bulk_insert
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -77,9 +77,8 @@ class DecisionLogProjection(Projection):
                 submitted[event.comment_id] = event.submitted_at
             elif isinstance(event, CommentApproved | CommentRejected):
                 decided.append((recorded, event))
-        if submitted:
-            conn.execute(submissions.insert(), [
-                {"comment_id": cid, "submitted_at": at} for cid, at in submitted.items()])
+        bulk_insert(conn, submissions, [
+            {"comment_id": cid, "submitted_at": at} for cid, at in submitted.items()])
         if not decided:
             return
         earlier = sorted({e.comment_id for _, e in decided} - submitted.keys())
@@ -104,9 +103,8 @@ class DecisionLogProjection(Projection):
             ))
             reason_rows += [{"position": recorded.position, "ordinal": i, "reason": code}
                             for i, code in enumerate(codes)]
-        conn.execute(log.insert(), log_rows)
-        if reason_rows:
-            conn.execute(reasons.insert(), reason_rows)
+        bulk_insert(conn, log, log_rows)
+        bulk_insert(conn, reasons, reason_rows)
 
 
 def decisions(

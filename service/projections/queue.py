@@ -15,7 +15,7 @@ from ..domain.events import (
     CommentScreened,
     CommentSubmitted,
 )
-from .base import Change, Projection, RowBatch
+from .base import Change, Projection, RowBatch, bulk_insert
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -79,8 +79,7 @@ class QueueProjection(Projection):
             conn.execute(flags.delete().where(flags.c.comment_id.in_(stale_ids[i:i + 500])))
         flag_rows = [{"comment_id": cid, "code": code, "submitted_position": waiting[cid]}
                      for cid, codes in new_flags.items() if cid in waiting for code in codes]
-        if flag_rows:
-            conn.execute(flags.insert(), flag_rows)
+        bulk_insert(conn, flags, flag_rows)
 
 
 SORTS = ("oldest", "newest", "risk")
