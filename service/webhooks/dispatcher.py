@@ -1,9 +1,9 @@
 """The dispatcher: claim due deliveries, send them with no transaction open, record outcomes.
 
-Per delivery: a short write transaction claims it (a lease), a short read gathers the
-endpoint's URL and signing secrets, the POST runs under its total deadline with nothing
-open in the database, and a second short write transaction stores the attempt and the
-delivery's next state.
+Per batch: a short write transaction claims due deliveries (a lease), and a short read
+gathers the endpoints' URLs and signing secrets. Per delivery: the POST runs under its
+total deadline with nothing open in the database, and a second short write transaction
+stores the attempt and the delivery's next state.
 
 Outcomes:
 - 2xx: succeeded. Anything else is a failure, redirects included (never followed).
@@ -157,9 +157,10 @@ class Dispatcher:
         self.stats.add(claimed=len(claimed))
         return claimed
 
-    def process(self, claimed: Claimed) -> Outcome | None:
+    def process(self, claimed: Claimed,
+                prepared: tuple[str, list[str], str] | None = None) -> Outcome | None:
         """Send one claimed delivery and record what happened. None if it vanished."""
-        prepared = self._prepare(claimed)
+        prepared = prepared or self.prepare([claimed]).get(claimed.id)
         if prepared is None:
             return None
         url, secrets, body = prepared
@@ -174,17 +175,27 @@ class Dispatcher:
             response, error, duration = None, str(exc)[:500], exc.duration_ms
         return self._record(claimed, started_at, duration, response, error)
 
-    def _prepare(self, claimed: Claimed) -> tuple[str, list[str], str] | None:
+    def prepare(self, batch: list[Claimed]) -> dict[int, tuple[str, list[str], str]]:
+        """URL, signing secrets and body of each claimed delivery, read in one transaction.
+        Deliveries whose endpoint was deleted since the claim are left out."""
+        prepared: dict[int, tuple[str, list[str], str]] = {}
+        if not batch:
+            return prepared
+        e = endpoints.webhook_endpoints
         with read_transaction(self.engine) as conn:
-            row = conn.execute(sa.select(endpoints.webhook_endpoints.c.url).where(
-                endpoints.webhook_endpoints.c.id == claimed.endpoint_id)).one_or_none()
-            if row is None:  # deleted since the claim; its deliveries went with it
-                return None
-            secrets = endpoints.signing_secrets(conn, claimed.endpoint_id, self.clock())
-            body = claimed.payload
-            if claimed.include_body and claimed.event_type == payloads.BODY_EVENT:
-                body = payloads.with_body(body, self._comment_body(conn, claimed.event_id))
-        return row.url, secrets, body
+            ids = sorted({c.endpoint_id for c in batch})
+            urls = dict(conn.execute(sa.select(e.c.id, e.c.url).where(e.c.id.in_(ids))).all())
+            now = self.clock()
+            secrets = {i: endpoints.signing_secrets(conn, i, now) for i in urls}
+            for claimed in batch:
+                if claimed.endpoint_id not in urls:
+                    continue
+                body = claimed.payload
+                if claimed.include_body and claimed.event_type == payloads.BODY_EVENT:
+                    body = payloads.with_body(body, self._comment_body(conn, claimed.event_id))
+                prepared[claimed.id] = (urls[claimed.endpoint_id],
+                                        secrets[claimed.endpoint_id], body)
+        return prepared
 
     def _comment_body(self, conn: sa.Connection, event_id: str) -> str | None:
         row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).one_or_none()
@@ -327,8 +338,16 @@ class Dispatcher:
                     self.stats.add(errors=1)
                     stop.wait(poll_seconds)
                     continue
-                for item in claimed:
-                    inflight.add(pool.submit(self._safe_process, item))
+                if claimed:
+                    try:
+                        ready = self.prepare(claimed)
+                    except sa.exc.SQLAlchemyError as exc:  # the leases bring them back
+                        log.error("reading claimed deliveries failed: %s", exc)
+                        self.stats.add(errors=1)
+                        ready = {}
+                    for item in claimed:
+                        if item.id in ready:
+                            inflight.add(pool.submit(self._safe_process, item, ready[item.id]))
                 if not inflight:
                     if once:
                         break
@@ -342,9 +361,10 @@ class Dispatcher:
             wait(inflight)
         return self.stats
 
-    def _safe_process(self, claimed: Claimed) -> Outcome | None:
+    def _safe_process(self, claimed: Claimed,
+                      prepared: tuple[str, list[str], str]) -> Outcome | None:
         try:
-            return self.process(claimed)
+            return self.process(claimed, prepared)
         except Exception:  # noqa: BLE001 - the lease expires and the delivery is retried
             log.exception("delivery %d: unexpected error; it will be retried after its lease",
                           claimed.id)
