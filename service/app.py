@@ -112,9 +112,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     register_blueprints(api)
     api.register_blueprint(webhooks_api.blp)  # /v1/webhooks, in service/api/webhooks.py
 
+    # Per client address (after ProxyFix). With the default memory:// storage each gunicorn
+    # worker counts on its own, so the effective limit is the configured one times the
+    # workers; point MODERATION_RATE_LIMIT_STORAGE_URI at a shared store for an exact one.
+    # If that store fails, limiting falls back to memory rather than refusing submissions.
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage_uri,
                       default_limits=[], headers_enabled=False, strategy="moving-window",
-                      key_prefix="moderation")
+                      key_prefix="moderation", swallow_errors=True,
+                      in_memory_fallback_enabled=True)
     submit = "articles.ArticleComments"
     app.view_functions[submit] = limiter.limit(
         settings.submit_rate_limit, methods=["POST"])(app.view_functions[submit])

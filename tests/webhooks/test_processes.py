@@ -159,3 +159,21 @@ def test_a_crash_right_after_commit_loses_no_delivery(services, hooks, receiver)
     assert worker.returncode == 0, err
     [got] = receiver.received
     assert got.verified_with == [0] and got.payload["type"] == "comment.submitted"
+
+
+def test_sigterm_lets_sends_under_way_finish_then_exits(services, hooks, receiver):
+    receiver.respond = lambda r: (time.sleep(0.5), (204, {}, b""))[1]
+    _queue(services, hooks, receiver, 80)
+    worker = _work(services.settings, "--concurrency", "2", "--name", "graceful")
+    deadline = time.monotonic() + 30
+    while not receiver.received and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=10)
+    assert worker.returncode == 0, err
+    assert "graceful: claimed" in out
+    rows = hooks.deliveries(limit=100)
+    # Whatever it had started was finished and recorded; nothing is left leased.
+    assert not [r for r in rows if r["status"] == "pending" and r["locked_until"]]
+    succeeded = [r for r in rows if r["status"] == "succeeded"]
+    assert len(succeeded) == len(receiver.received) >= 1
