@@ -23,7 +23,7 @@ from ..domain.events import (
     comment_stream,
 )
 from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
-from ..eventstore import NO_STREAM, EventStore, RecordedEvent, WrongExpectedVersion
+from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
 from ..projections.articles import get_article
 from ..projections.comments import author_history
 from ..projections.runner import ProjectionRunner
@@ -139,10 +139,13 @@ class Moderation:
             )
             if ctx.actor.role == READER.role:
                 ctx = replace(ctx, actor=Actor(event.author_id, READER.role))
-            meta = ctx.metadata()
-            [rec] = uow.record(comment_stream(event.comment_id), [event], NO_STREAM, meta)
+            events, metas, ids = [event], [ctx.metadata()], [str(uuid.uuid4())]
             if self.screener is not None:
-                rec = self._screen(uow, event, rec, ctx)
+                events.append(self._screen(uow, event))
+                metas.append(replace(ctx, actor=SCREENER, causation_id=ids[0]).metadata())
+                ids.append(str(uuid.uuid4()))
+            rec = uow.record(comment_stream(event.comment_id), events, NO_STREAM, metas,
+                             ids)[-1]
             result = Recorded(event.comment_id, rec.version, rec.position, "pending",
                               event.submitted_at.isoformat())
             if cmd.idempotency_key is not None:
@@ -154,18 +157,13 @@ class Moderation:
                  rec.position)
         return result
 
-    def _screen(self, uow: UnitOfWork, event: CommentSubmitted, submitted: RecordedEvent,
-                ctx: Context) -> RecordedEvent:
-        """Advisory flags, recorded right after the submission in the same transaction."""
+    def _screen(self, uow: UnitOfWork, event: CommentSubmitted) -> CommentScreened:
+        """Advisory flags, appended with the submission itself (one append, one lock)."""
         earlier, same_text = author_history(uow.conn, event.author_id, event.body,
                                             event.comment_id)
         screening = self.screener.screen(event.body, AuthorHistory(earlier, same_text))
-        screened = CommentScreened(event.comment_id, screening.flags, screening.risk,
-                                   self.screener.name, self.clock())
-        system = replace(ctx, actor=SCREENER, causation_id=submitted.event_id)
-        [rec] = uow.record(comment_stream(event.comment_id), [screened], submitted.version,
-                           system.metadata())
-        return rec
+        return CommentScreened(event.comment_id, screening.flags, screening.risk,
+                               self.screener.name, self.clock())
 
     def _author_id(self, uow: UnitOfWork, email: object) -> str:
         """Same e-mail, same author: a keyed pseudonym, so the log never holds the address."""

@@ -30,7 +30,8 @@ idempotency_keys = sa.Table(
 
 
 def request_fingerprint(request: dict[str, Any]) -> str:
-    canonical = json.dumps(request, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    # ASCII escapes keep any string hashable, even one with an unpaired surrogate
+    canonical = json.dumps(request, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

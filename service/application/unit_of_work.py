@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -77,13 +78,19 @@ class UnitOfWork:
         stream_id: str,
         domain_events: list[DomainEvent],
         expected_version: ExpectedVersion,
-        metadata: dict[str, Any],
+        metadata: dict[str, Any] | list[dict[str, Any]],
+        event_ids: list[str] | None = None,
     ) -> list[RecordedEvent]:
-        """Append the events and bring every projection up to them, in this transaction."""
+        """Append the events and bring every projection up to them, in this transaction.
+
+        `metadata` is shared by all events or given per event; `event_ids` lets a caller
+        name an event before it exists (a follow-up event cites it as its cause)."""
+        metas = metadata if isinstance(metadata, list) else [metadata] * len(domain_events)
+        ids = event_ids or [str(uuid.uuid4()) for _ in domain_events]
         new = []
-        for event in domain_events:
+        for event, meta, event_id in zip(domain_events, metas, ids, strict=True):
             type_, schema, data = self.codec.encode(event)
-            new.append(NewEvent(type_, data, metadata, schema))
+            new.append(NewEvent(type_, data, meta, schema, event_id))
         recorded = self.store.append(self.conn, stream_id, new, expected_version)
         changes = list(zip(recorded, domain_events, strict=True))
         self.runner.apply(self.conn, changes)

@@ -99,9 +99,9 @@ def author_history(conn: Connection, author_id: str, body: str | None,
                    exclude: str) -> tuple[int, bool]:
     """How many earlier comments the author has, and whether one had exactly this text."""
     t = comment_state
-    mine = sa.and_(t.c.author_id == author_id, t.c.comment_id != exclude)
-    earlier = conn.execute(sa.select(sa.func.count()).where(mine)).scalar_one()
-    same = body is not None and earlier > 0 and conn.execute(
-        sa.select(sa.literal(1)).where(mine, t.c.body == body).limit(1)
-    ).first() is not None
-    return int(earlier), bool(same)
+    same = sa.case((t.c.body == body, 1), else_=0) if body is not None else sa.literal(0)
+    earlier, repeats = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(same), 0))
+        .where(t.c.author_id == author_id, t.c.comment_id != exclude)
+    ).one()
+    return int(earlier), bool(repeats)
