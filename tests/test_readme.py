@@ -75,7 +75,9 @@ def test_every_moderation_command_in_the_readme_exists_with_its_options():
 
 def test_every_setting_is_documented_and_every_documented_setting_exists():
     config = (ROOT / "service" / "config.py").read_text()
-    in_code = set(re.findall(r'"((?:MODERATION_|DATABASE_)[A-Z_]+)"', config))
-    in_readme = set(re.findall(r"`((?:MODERATION_|DATABASE_)[A-Z_]+)`",
-                               section("Configuration")))
-    assert in_code == in_readme
+    prefix = re.search(r'p = "(MODERATION_WEBHOOK_)"', config).group(1)
+    in_code = set(re.findall(r'"((?:MODERATION_|DATABASE_)[A-Z_]*[A-Z])"', config))
+    in_code |= {prefix + name for name in re.findall(r'p \+ "([A-Z_]+)"', config)}
+    documented = section("Configuration") + (ROOT / "docs" / "webhooks.md").read_text()
+    in_docs = set(re.findall(r"`((?:MODERATION_|DATABASE_)[A-Z_]*[A-Z])`", documented))
+    assert in_code == in_docs

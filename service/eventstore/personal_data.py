@@ -89,12 +89,11 @@ class PersonalDataVault:
             return self._keys[subject_id]
         key = self._load(subject_id)
         if key is None and create:
-            self._conn.execute(
+            key = self._conn.execute(
                 _insert_ignoring_conflict(self._conn).values(
                     subject_id=subject_id, key=AESGCM.generate_key(256), created_at=self._clock()
-                )
-            )
-            key = self._load(subject_id)
+                ).returning(subject_keys.c.key)
+            ).scalar_one_or_none() or self._load(subject_id)  # None: a racer's key won
         if len(self._keys) > 10_000:
             self._keys.clear()
         self._keys[subject_id] = key

@@ -96,7 +96,8 @@ class EventStore:
             )
             .returning(event_store_head.c.last_position, event_store_head.c.last_recorded_at)
         ).one()
-        current = self.stream_version(conn, stream_id)
+        # A new stream needs no read: version 1 already taken fails the unique key below.
+        current = 0 if expected_version is NO_STREAM else self.stream_version(conn, stream_id)
         _check_expected(stream_id, expected_version, current)
         first = head.last_position - len(new_events) + 1
         rows = [
@@ -118,9 +119,10 @@ class EventStore:
         except IntegrityError as exc:
             if "event_id" in str(exc.orig):
                 raise DuplicateEvent(str(exc.orig)) from exc
-            raise WrongExpectedVersion(
-                stream_id, expected_version, self.stream_version(conn, stream_id)
-            ) from exc
+            # the failed insert has aborted this transaction (PostgreSQL): read elsewhere
+            with conn.engine.connect() as fresh:
+                actual = self.stream_version(fresh, stream_id)
+            raise WrongExpectedVersion(stream_id, expected_version, actual) from exc
         return [_recorded(r) for r in rows]
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
