@@ -65,7 +65,7 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
 
     with write_transaction(engine) as conn:
         codec = EventCodec(PersonalDataVault(conn, lambda: clock))
-        for a in range(articles):
+        for a in range(articles if position == 0 else 0):
             add(conn, article_stream(f"bench-{a}"), ArticleRegistered(
                 f"bench-{a}", f"Article {a}", None, "en", None, None, clock), codec)
         flush(conn)
