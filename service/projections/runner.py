@@ -181,11 +181,19 @@ def _shadow_copy(table: sa.Table, shadow_md: sa.MetaData) -> sa.Table:
     return sa.Table(REBUILD_PREFIX + table.name, shadow_md, *columns)
 
 
+def _bytewise(conn: Connection, column: sa.Column) -> sa.ColumnElement:
+    if conn.dialect.name == "postgresql" and isinstance(column.type, sa.String):
+        return column.collate("C")
+    return column
+
+
 def compare_tables(conn: Connection, live: sa.Table, shadow: sa.Table,
                    max_keys: int = 10) -> TableDifference | None:
     """Walk both tables in primary-key order, side by side, without loading either whole."""
     def rows(table: sa.Table):  # noqa: ANN202
-        keys = [table.c[c.name] for c in live.primary_key.columns]
+        # Walk in code-point order, the order Python compares str in: byte-wise "C"
+        # collation on PostgreSQL (SQLite's default BINARY already is).
+        keys = [_bytewise(conn, table.c[c.name]) for c in live.primary_key.columns]
         return conn.execute(sa.select(*table.columns).order_by(*keys)).yield_per(1000)
 
     pk = [c.name for c in live.primary_key.columns]
