@@ -8,7 +8,10 @@ lock and idle timeouts so a stuck client cannot hold the event store's head row 
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -17,6 +20,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from .config import Settings
 
@@ -88,6 +92,11 @@ def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
+    database = url.database
+    _SQLITE_WRITERS[engine] = (
+        SqliteWriterLock(os.path.abspath(database), settings.sqlite_busy_timeout_ms / 1000)
+        if database not in (None, "", ":memory:") else threading.Lock())
+
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE) else "DEFERRED"
@@ -115,21 +124,77 @@ def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:
     )
 
 
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+class WriterBusy(OperationalError):
+    """Another writer held the SQLite file longer than the busy timeout."""
+
+    def __init__(self, seconds: float):
+        super().__init__("waiting for the SQLite writer lock", None,
+                         TimeoutError(f"database is locked (waited {seconds:.1f} s)"))
+
+
+class SqliteWriterLock:
+    """Writers to one SQLite file take turns before BEGIN IMMEDIATE, across threads and
+    processes.
+
+    SQLite's own busy handler sleeps 1, 2, 5 ... up to 100 ms between tries, so writers
+    that meet at the file lock wait far longer than the writes take and the slowest
+    requests stretch to hundreds of milliseconds. Here threads queue on a lock and
+    processes on an flock() beside the database, polled every 0.2-2 ms, so the file is
+    handed over almost as soon as it is free. The busy timeout still bounds the wait.
+    """
+
+    def __init__(self, database: str, timeout_s: float):
+        self._path = database + "-writer.lock"
+        self._timeout = timeout_s
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> SqliteWriterLock:
+        deadline = time.monotonic() + self._timeout
+        if not self._threads.acquire(timeout=self._timeout):
+            raise WriterBusy(self._timeout)
+        try:
+            fd = self._file()
+            delay = 0.0002
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return self
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise WriterBusy(self._timeout) from None
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.002)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # a forked child needs its own
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, AbstractContextManager] = (
+    weakref.WeakKeyDictionary())
 _NO_LOCK = nullcontext()
 
 
 def writer_lock(engine: Engine) -> AbstractContextManager:
-    """Threads of one process take turns before BEGIN IMMEDIATE on SQLite.
-
-    SQLite's busy handler polls with sleeps of up to 100 ms, so threads left to fight over
-    the file lock wait far longer than the writes take; a process-local lock hands the file
-    over at once. Other processes still meet at the file lock and its busy timeout.
-    """
+    """The lock a write transaction takes before it begins (SQLite only; see above)."""
     if engine.dialect.name != "sqlite":
         return _NO_LOCK
     lock = _SQLITE_WRITERS.get(engine)
-    if lock is None:
+    if lock is None:  # an engine not made by make_engine
         lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
     return lock
 
