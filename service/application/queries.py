@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,20 +29,35 @@ from ..screening.backtest import PastComment
 
 
 def event_payload(event: DomainEvent, *, personal: bool) -> dict[str, Any]:
-    """A domain event as JSON-ready data; personal fields only when the reader may see them."""
-    data = asdict(event)
-    for key, value in data.items():
+    """A domain event as JSON-ready data; personal fields only when the reader may see them.
+
+    Shallow on purpose: `dataclasses.asdict` deep-copies every value and was half the cost
+    of reading the feed."""
+    data = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
         if isinstance(value, datetime):
-            data[key] = value.isoformat()
+            value = value.isoformat()
         elif isinstance(value, tuple):
-            data[key] = list(value)
+            value = [_plain(v) for v in value]
+        data[f.name] = value
     if isinstance(event, CommentSubmitted) and not personal:
         for name in PERSONAL_FIELDS:
-            data.pop(name)
+            del data[name]
     return data
 
 
+def _plain(value: Any) -> Any:
+    if is_dataclass(value):  # a screening Flag
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    return value
+
+
 def describe(recorded: RecordedEvent, event: DomainEvent, *, personal: bool) -> dict[str, Any]:
+    return _envelope(recorded, event_payload(event, personal=personal))
+
+
+def _envelope(recorded: RecordedEvent, payload: dict[str, Any]) -> dict[str, Any]:
     return {
         "position": recorded.position,
         "event_id": recorded.event_id,
@@ -52,7 +67,7 @@ def describe(recorded: RecordedEvent, event: DomainEvent, *, personal: bool) -> 
         "schema_version": recorded.schema_version,
         "recorded_at": recorded.recorded_at.isoformat(),
         "metadata": recorded.metadata,
-        "data": event_payload(event, personal=personal),
+        "data": payload,
     }
 
 
@@ -155,9 +170,11 @@ class ModerationQueries:
         with read_transaction(self.engine) as conn:
             recorded = self.store.read_all(conn, after=after, limit=limit, types=types,
                                            stream_prefix=stream_prefix)
-            decoded = self._codec(conn).decode_all(recorded)
-            return [describe(r, e, personal=personal)
-                    for r, e in zip(recorded, decoded, strict=True)]
+            codec = self._codec(conn)
+            if not personal:
+                return [_envelope(r, codec.public_payload(r)) for r in recorded]
+            decoded = codec.decode_all(recorded)
+            return [describe(r, e, personal=True) for r, e in zip(recorded, decoded, strict=True)]
 
     def screening_corpus(self) -> Iterator[PastComment]:
         """Every comment with its text, final status and the flags it was given."""

@@ -60,19 +60,23 @@ class EventCodec:
             data["reasons"] = list(event.reasons)
         return event.TYPE, CURRENT_SCHEMA[event.TYPE], data
 
-    def decode_all(self, batch: list[RecordedEvent]) -> list[DomainEvent]:
-        """Decode many events, fetching their personal-data keys in one go."""
-        self._vault.preload({r.data["personal"]["subject"] for r in batch
-                             if r.type == CommentSubmitted.TYPE and "personal" in r.data})
-        return [self.decode(r) for r in batch]
+    def decode_all(self, batch: list[RecordedEvent], *,
+                   personal: bool = True) -> list[DomainEvent]:
+        """Decode many events, fetching their personal-data keys in one go (or, when the
+        reader may not see personal data, not opening it at all)."""
+        if personal:
+            self._vault.preload({r.data["personal"]["subject"] for r in batch
+                                 if r.type == CommentSubmitted.TYPE and "personal" in r.data})
+        return [self.decode(r, personal=personal) for r in batch]
 
-    def decode(self, recorded: RecordedEvent) -> DomainEvent:
+    def decode(self, recorded: RecordedEvent, *, personal: bool = True) -> DomainEvent:
         cls = EVENT_TYPES.get(recorded.type)
         if cls is None:
             raise UnknownEventType(recorded.type)
         data = self.upcast(recorded.type, recorded.schema_version, recorded.data)
         if cls is CommentSubmitted:
-            opened = self._vault.open(data["personal"], data["comment_id"])
+            opened = self._vault.open(data["personal"], data["comment_id"]) if personal \
+                else None
             personal = opened or dict.fromkeys(PERSONAL_FIELDS)
             return CommentSubmitted(
                 comment_id=data["comment_id"], article_id=data["article_id"],
@@ -97,6 +101,15 @@ class EventCodec:
             article_id=data["article_id"], title=data["title"], url=data["url"],
             language=data["language"], published_at=_parse_time(data["published_at"]),
             summary=data["summary"], registered_at=_parse_time(data["registered_at"]))
+
+    def public_payload(self, recorded: RecordedEvent) -> dict[str, Any]:
+        """The payload without its sealed personal part, straight from storage: what a
+        reader who may not see personal data gets, without decrypting or rebuilding the
+        domain event (the feed's hot path)."""
+        if recorded.type not in EVENT_TYPES:
+            raise UnknownEventType(recorded.type)
+        data = self.upcast(recorded.type, recorded.schema_version, recorded.data)
+        return {k: v for k, v in data.items() if k != "personal"}
 
     def upcast(self, type_: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
         target = CURRENT_SCHEMA[type_]

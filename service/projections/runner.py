@@ -190,34 +190,35 @@ def _bytewise(conn: Connection, column: sa.Column) -> sa.ColumnElement:
 def compare_tables(conn: Connection, live: sa.Table, shadow: sa.Table,
                    max_keys: int = 10) -> TableDifference | None:
     """Walk both tables in primary-key order, side by side, without loading either whole."""
+    pk = [i for i, c in enumerate(live.columns) if c.primary_key]
+
     def rows(table: sa.Table):  # noqa: ANN202
         # Walk in code-point order, the order Python compares str in: byte-wise "C"
         # collation on PostgreSQL (SQLite's default BINARY already is).
         keys = [_bytewise(conn, table.c[c.name]) for c in live.primary_key.columns]
-        return conn.execute(sa.select(*table.columns).order_by(*keys)).yield_per(1000)
+        names = [table.c[c.name] for c in live.columns]
+        result = conn.execute(sa.select(*names).order_by(*keys)).yield_per(2000)
+        for row in result:
+            yield tuple(row[i] for i in pk), tuple(row)
 
-    pk = [c.name for c in live.primary_key.columns]
-    names = [c.name for c in live.columns]
     live_count = rebuilt_count = 0
     mismatched: list[str] = []
-    live_rows, shadow_rows = iter(rows(live)), iter(rows(shadow))
+    live_rows, shadow_rows = rows(live), rows(shadow)
     a, b = next(live_rows, None), next(shadow_rows, None)
     while a is not None or b is not None:
-        ka = tuple(a._mapping[k] for k in pk) if a is not None else None
-        kb = tuple(b._mapping[k] for k in pk) if b is not None else None
-        if ka is not None and (kb is None or ka < kb):
+        if a is not None and (b is None or a[0] < b[0]):
             live_count += 1
-            mismatched.append(f"{ka} only live")
+            mismatched.append(f"{a[0]} only live")
             a = next(live_rows, None)
-        elif kb is not None and (ka is None or kb < ka):
+        elif b is not None and (a is None or b[0] < a[0]):
             rebuilt_count += 1
-            mismatched.append(f"{kb} only rebuilt")
+            mismatched.append(f"{b[0]} only rebuilt")
             b = next(shadow_rows, None)
         else:
             live_count += 1
             rebuilt_count += 1
-            if [a._mapping[n] for n in names] != [b._mapping[n] for n in names]:
-                mismatched.append(f"{ka} differs")
+            if a[1] != b[1]:
+                mismatched.append(f"{a[0]} differs")
             a, b = next(live_rows, None), next(shadow_rows, None)
     if not mismatched:
         return None
