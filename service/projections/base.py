@@ -90,12 +90,38 @@ class RowBatch:
         self.inserts, self.updates, self.deletes = {}, {}, set()
 
 
+COPY_THRESHOLD = 200
+
+
 def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany per table and batch (psycopg pipelines it; sqlite3 loops in C).
-    Multi-row VALUES statements measured slower: compiling thousands of parameters costs
-    more than the round trips they save."""
-    if rows:
+    """Insert many rows the fastest way each database offers.
+
+    PostgreSQL: COPY for large batches (a rebuild writes hundreds of thousands of rows;
+    COPY is several times faster than pipelined INSERTs). Otherwise one executemany
+    (psycopg pipelines it; sqlite3 loops in C). Multi-row VALUES statements measured
+    slower: compiling thousands of parameters costs more than the round trips they save.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_rows(conn, table, rows)
+    else:
         conn.execute(table.insert(), rows)
+
+
+def _copy_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    from psycopg.types.json import Jsonb
+
+    columns = list(table.columns)
+    as_json = [isinstance(c.type, sa.JSON) or isinstance(
+        getattr(c.type, "impl", None), sa.JSON) for c in columns]
+    names = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in columns)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {conn.dialect.identifier_preparer.format_table(table)} "
+                     f"({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([Jsonb(row[c.name]) if j else row[c.name]
+                            for c, j in zip(columns, as_json, strict=True)])
 
 
 def add_counts(conn: Connection, table: sa.Table,

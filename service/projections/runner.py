@@ -11,14 +11,17 @@ copies and the live tables describe the same position.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import write_transaction
+from ..db import read_transaction, write_transaction
 from ..domain.events import DomainEvent
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import EventCodec
@@ -124,13 +127,9 @@ class ProjectionRunner:
             target = self.store.head(conn)
         applied, position = 0, 0
         try:
-            while position < target:
+            for batch in self._prefetched(engine, target, batch_size):
                 with write_transaction(engine) as conn:
-                    batch = self.store.read_all(conn, after=position, limit=batch_size,
-                                                to_position=target)
                     self._replay(conn, replicas, batch)
-                if not batch:
-                    break
                 position = batch[-1].position
                 applied += len(batch)
                 if progress:
@@ -155,6 +154,43 @@ class ProjectionRunner:
         log.info("projections replayed %d events to position %d: %s", applied, final,
                  "identical" if not differences else f"{len(differences)} table(s) differed")
         return RebuildReport(final, applied, differences, swap)
+
+    def _prefetched(self, engine: Engine, target: int,
+                    batch_size: int) -> Iterator[list[RecordedEvent]]:
+        """Batches of the log up to `target`, read one step ahead on another connection,
+        so reading and parsing the next batch overlaps writing this one. At most two
+        batches wait in memory."""
+        ready: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def read() -> None:
+            after = 0
+            try:
+                while after < target and not stop.is_set():
+                    with read_transaction(engine) as conn:
+                        batch = self.store.read_all(conn, after=after, limit=batch_size,
+                                                    to_position=target)
+                    if not batch:
+                        break
+                    ready.put(batch)
+                    after = batch[-1].position
+                ready.put(None)
+            except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+                ready.put(exc)
+
+        reader = threading.Thread(target=read, name="rebuild-reader", daemon=True)
+        reader.start()
+        try:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while reader.is_alive():  # unblock a reader waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    ready.get(timeout=0.1)
+            reader.join()
 
     def _replay(self, conn: Connection, replicas: list[Projection],
                 batch: list[RecordedEvent]) -> None:
