@@ -145,6 +145,8 @@ def test_recorded_at_never_goes_backwards_and_maps_to_positions(services, clock)
     third = append(services, "s-1", [ev(3)], 2)[0]
     assert third.recorded_at == t0 + timedelta(minutes=5)
     with read_transaction(services.engine) as conn:
+        as_of = services.store.read_stream(conn, "s-1", as_of=t0 + timedelta(minutes=1))
+        assert [r.version for r in as_of] == [1]
         assert services.store.position_at(conn, t0 - timedelta(seconds=1)) == 0
         assert services.store.position_at(conn, t0) == 1
         assert services.store.position_at(conn, t0 + timedelta(minutes=5)) == 3

@@ -139,8 +139,13 @@ class EventStore:
         *,
         to_version: int | None = None,
         to_position: int | None = None,
+        as_of: datetime | None = None,
     ) -> list[RecordedEvent]:
+        """One stream in version order, optionally only as far as a version, a log
+        position, or a moment (events recorded at or before it)."""
         query = sa.select(*_COLUMNS).where(events.c.stream_id == stream_id)
+        if as_of is not None:
+            query = query.where(events.c.recorded_at <= sa.literal(as_of, UTCDateTime()))
         if to_version is not None:
             query = query.where(events.c.version <= to_version)
         if to_position is not None:
