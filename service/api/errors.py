@@ -187,6 +187,10 @@ def _version_conflict(error: StaleVersion) -> Response:
         headers["ETag"] = f'"{state["version"]}"'
     except CommentNotFound:  # pragma: no cover - a comment is never deleted
         pass
+    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+        # Flask does not hand an error raised inside an error handler to the handlers
+        # again (it would be a 500): answer a database failure here as the views get it.
+        return _database_failure(exc)
     winner = None
     if error.winner is not None:
         winner = DecisionSummarySchema().dump(decision_summary(error.winner))
@@ -234,6 +238,13 @@ def _handle_dbapi_error(error: sa_exc.DBAPIError) -> Response:
     if error.connection_invalidated:
         return _handle_unavailable(error)
     return _handle_unexpected(error)
+
+
+def _database_failure(error: sa_exc.DBAPIError | sa_exc.TimeoutError) -> Response:
+    """What the handlers registered below answer for a database error."""
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
+        return _handle_unavailable(error)
+    return _handle_dbapi_error(error)
 
 
 def _handle_out_of_step(error: ProjectionOutOfStep) -> Response:
