@@ -182,8 +182,7 @@ class ModerationQueries:
         with read_transaction(self.engine) as conn:
             rows = conn.execute(
                 sa.select(t.c.body, t.c.status, t.c.reasons, t.c.flags)
-                .order_by(t.c.last_position)
-            ).yield_per(1000)
+                .order_by(t.c.last_position).execution_options(yield_per=1000))
             for row in rows:
                 yield PastComment(
                     row.body, row.status, tuple(row.reasons),

@@ -233,7 +233,10 @@ def compare_tables(conn: Connection, live: sa.Table, shadow: sa.Table,
         # collation on PostgreSQL (SQLite's default BINARY already is).
         keys = [_bytewise(conn, table.c[c.name]) for c in live.primary_key.columns]
         names = [table.c[c.name] for c in live.columns]
-        result = conn.execute(sa.select(*names).order_by(*keys)).yield_per(2000)
+        # yield_per on the statement, so PostgreSQL uses a server-side cursor: a table of
+        # millions of rows is walked, never loaded
+        result = conn.execute(sa.select(*names).order_by(*keys).execution_options(
+            yield_per=2000))
         for row in result:
             yield tuple(row[i] for i in pk), tuple(row)
 
