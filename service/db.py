@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
@@ -62,6 +63,12 @@ class UTCDateTime(sa.TypeDecorator):
 WRITE = "moderation_write"
 
 
+def json_dumps(value: object) -> str:
+    """JSON for the database: orjson writes and reads several times faster than json,
+    and every feed read and replay parses two documents per event."""
+    return orjson.dumps(value).decode()
+
+
 def make_engine(settings: Settings) -> Engine:
     url = sa.make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
@@ -74,6 +81,8 @@ def make_engine(settings: Settings) -> Engine:
 def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
     engine = sa.create_engine(
         url,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
                       "check_same_thread": False},
         poolclass=sa.pool.QueuePool if url.database not in (None, "", ":memory:")
@@ -116,6 +125,8 @@ def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:
     )
     return sa.create_engine(
         url,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
         connect_args={"options": options, "connect_timeout": 5},
         isolation_level="READ COMMITTED",
         pool_size=settings.pool_size,

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..db import metadata
+from ..db import json_dumps, metadata
 from ..domain.events import DomainEvent
 from ..eventstore import RecordedEvent
 
@@ -120,7 +120,7 @@ def _copy_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) ->
     with cursor.copy(f"COPY {conn.dialect.identifier_preparer.format_table(table)} "
                      f"({names}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([Jsonb(row[c.name]) if j else row[c.name]
+            copy.write_row([Jsonb(row[c.name], dumps=json_dumps) if j else row[c.name]
                             for c, j in zip(columns, as_json, strict=True)])
 
 
