@@ -78,6 +78,7 @@ class Moderation:
         self.catalogue = catalogue
         self.followers = list(followers)
         self.screener = screener
+        self._known_articles: set[str] = set()
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.store, self.runner, self.clock, self.followers)
@@ -121,8 +122,7 @@ class Moderation:
                 if earlier is not None:
                     return Recorded(**{**earlier, "replayed": True})
             article_id = valid_article_id(cmd.article_id)
-            if get_article(uow.conn, article_id) is None:
-                raise ArticleNotFound(f"article {article_id} does not exist")
+            self._check_article(uow, article_id)
             parent = None
             if cmd.parent_id is not None:
                 try:
@@ -131,9 +131,10 @@ class Moderation:
                     raise ParentNotFound(
                         f"parent comment {cmd.parent_id} does not exist",
                         {"parent_id": ["No such comment."]}) from None
+            author_id, first_seen = self._author_id(uow, cmd.author_email)
             event = submit_comment(
                 comment_id=new_comment_id(), article_id=article_id, parent=parent,
-                author_id=self._author_id(uow, cmd.author_email), author_name=cmd.author_name,
+                author_id=author_id, author_name=cmd.author_name,
                 author_email=cmd.author_email, network_address=cmd.network_address,
                 body=cmd.body, now=self.clock(), rules=self.rules,
             )
@@ -141,7 +142,7 @@ class Moderation:
                 ctx = replace(ctx, actor=Actor(event.author_id, READER.role))
             events, metas, ids = [event], [ctx.metadata()], [str(uuid.uuid4())]
             if self.screener is not None:
-                events.append(self._screen(uow, event))
+                events.append(self._screen(uow, event, first_seen))
                 metas.append(replace(ctx, actor=SCREENER, causation_id=ids[0]).metadata())
                 ids.append(str(uuid.uuid4()))
             rec = uow.record(comment_stream(event.comment_id), events, NO_STREAM, metas,
@@ -157,19 +158,33 @@ class Moderation:
                  rec.position)
         return result
 
-    def _screen(self, uow: UnitOfWork, event: CommentSubmitted) -> CommentScreened:
+    def _check_article(self, uow: UnitOfWork, article_id: str) -> None:
+        """Articles are never removed, so one seen to exist need not be looked up again."""
+        if article_id in self._known_articles:
+            return
+        if get_article(uow.conn, article_id) is None:
+            raise ArticleNotFound(f"article {article_id} does not exist")
+        if len(self._known_articles) > 100_000:
+            self._known_articles.clear()
+        self._known_articles.add(article_id)
+
+    def _screen(self, uow: UnitOfWork, event: CommentSubmitted,
+                first_seen: bool) -> CommentScreened:
         """Advisory flags, appended with the submission itself (one append, one lock)."""
-        earlier, same_text = author_history(uow.conn, event.author_id, event.body,
-                                            event.comment_id)
+        earlier, same_text = (0, False) if first_seen else author_history(
+            uow.conn, event.author_id, event.body, event.comment_id)
         screening = self.screener.screen(event.body, AuthorHistory(earlier, same_text))
         return CommentScreened(event.comment_id, screening.flags, screening.risk,
                                self.screener.name, self.clock())
 
-    def _author_id(self, uow: UnitOfWork, email: object) -> str:
-        """Same e-mail, same author: a keyed pseudonym, so the log never holds the address."""
+    def _author_id(self, uow: UnitOfWork, email: object) -> tuple[str, bool]:
+        """Same e-mail, same author: a keyed pseudonym, so the log never holds the address.
+        Without an e-mail every comment has an author of its own, new by construction."""
         if isinstance(email, str) and email.strip():
-            return "author-" + uow.vault.pseudonym("email", email.strip().casefold())
-        return "author-" + uuid.uuid4().hex
+            return "author-" + uow.vault.pseudonym("email", email.strip().casefold()), False
+        author_id = "author-" + uuid.uuid4().hex
+        uow.vault.mark_new(author_id)
+        return author_id, True
 
     def approve(self, cmd: ApproveComment, ctx: Context) -> Recorded:
         return self._decide(cmd.comment_id, cmd.expected_version, ctx,

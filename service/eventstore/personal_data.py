@@ -30,6 +30,7 @@ class PersonalDataVault:
         self._conn = conn
         self._clock = clock
         self._keys: dict[str, bytes | None] = {}
+        self._new: set[str] = set()
         self._pseudonym_key: bytes | None = None
 
     def pseudonym(self, kind: str, value: str) -> str:
@@ -40,6 +41,11 @@ class PersonalDataVault:
             ).scalar_one()
         digest = hmac.new(self._pseudonym_key, f"{kind}:{value}".encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
+
+    def mark_new(self, subject_id: str) -> None:
+        """The caller just minted this subject id at random: no key can exist yet, so
+        sealing need not look for one first."""
+        self._new.add(subject_id)
 
     def seal(self, subject_id: str, payload: dict[str, Any], aad: str) -> dict[str, str]:
         key = self._key(subject_id, create=True)
@@ -87,7 +93,7 @@ class PersonalDataVault:
     def _key(self, subject_id: str, *, create: bool) -> bytes | None:
         if subject_id in self._keys and (self._keys[subject_id] is not None or not create):
             return self._keys[subject_id]
-        key = self._load(subject_id)
+        key = None if subject_id in self._new else self._load(subject_id)
         if key is None and create:
             key = self._conn.execute(
                 _insert_ignoring_conflict(self._conn).values(
