@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -272,12 +273,77 @@ def bench_decisions(db: str, settings: Settings, runs: int, clients: int,
            conflicts_409=int(statistics.median(conflicts)))
 
 
+def bench_webhooks(db: str, tmp: Path, runs: int, deliveries: int) -> None:
+    """Deliveries/s to a local receiver, with one and with several dispatcher processes."""
+    import http.server
+    import socketserver
+
+    from service.application.commands import Actor, Context, RegisterArticle, SubmitComment
+    from service.webhooks import endpoints
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        request_queue_size = 128  # several dispatchers connect at once
+
+    receiver = Server(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks"
+    env = {**os.environ, "MODERATION_WEBHOOK_ALLOW_LOOPBACK": "1",
+           "MODERATION_LOG_LEVEL": "WARNING"}
+    try:
+        for dispatchers in (1, 4):
+            rates = []
+            for _ in range(runs):
+                settings = fresh(db, tmp)
+                env["DATABASE_URL"] = settings.database_url
+                services = build(settings)
+                with write_transaction(services.engine) as conn:
+                    endpoints.create(conn, url=url, event_types=["comment.submitted"],
+                                     now=services.clock())
+                services.moderation.register_article(RegisterArticle("bench", "Bench"),
+                                                     Context(Actor("bench", "admin")))
+                for i in range(deliveries):
+                    services.moderation.submit_comment(
+                        SubmitComment("bench", "Reader", f"comment {i}"), Context())
+                services.close()
+                t = time.perf_counter()
+                workers = [subprocess.Popen(
+                    [sys.executable, "-m", "service.cli", "webhooks", "work", "--once",
+                     "--concurrency", "8"], env=env,
+                    cwd=Path(__file__).resolve().parent.parent,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    for _ in range(dispatchers)]
+                for worker in workers:
+                    worker.wait(timeout=600)
+                rates.append(deliveries / (time.perf_counter() - t))
+                with read_transaction(build(settings).engine) as conn:
+                    states = dict(conn.execute(sa.text(
+                        "SELECT status, count(*) FROM webhook_deliveries GROUP BY status")
+                    ).all())
+                assert states.get("succeeded") == deliveries, states
+            record(db, "webhooks", f"deliveries, {dispatchers} dispatcher process(es)", rates,
+                   "deliveries/s", deliveries=deliveries, note="includes process start-up")
+    finally:
+        receiver.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--only", default="appends,reads,http",
-                        help="comma-separated sections: appends, reads, http")
+    parser.add_argument("--only", default="appends,reads,http,webhooks",
+                        help="comma-separated sections: appends, reads, http, webhooks")
+    parser.add_argument("--deliveries", type=int, default=1000,
+                        help="webhook deliveries per run")
     parser.add_argument("--sizes", default="10000,100000,1000000",
                         help="comment counts for the read benchmarks")
     parser.add_argument("--runs", type=int, default=3)
@@ -291,6 +357,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.requests, args.appends, args.runs = "2000,20000", 50, 500, 2
+        args.deliveries = 200
     sizes = [int(s) for s in args.sizes.split(",")]
     only = set(args.only.split(","))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
@@ -305,6 +372,8 @@ def main() -> None:
                 bench_reads(db, tmp, args.runs, sizes)
             if "http" in only:
                 bench_http(db, tmp, args.runs, args.clients, args.requests, args.workers)
+            if "webhooks" in only:
+                bench_webhooks(db, tmp, args.runs, args.deliveries)
     if args.json:
         with open(args.json, "w") as out:
             for row in RESULTS:
