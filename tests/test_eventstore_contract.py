@@ -167,3 +167,63 @@ def test_event_ids_are_uuids_and_unique(services):
     assert all(uuid.UUID(i) for i in ids)
     with read_transaction(services.engine) as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 5
+
+
+def test_stream_exists_accepts_a_stream_of_one_event(services):
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    assert append(services, "s-1", [ev(2)], STREAM_EXISTS)[0].version == 2
+
+
+def test_head_and_lock_head_name_the_last_position(services):
+    with read_transaction(services.engine) as conn:
+        assert services.store.head(conn) == 0
+    append(services, "s-1", [ev(1), ev(2)], NO_STREAM)
+    append(services, "s-2", [ev(3)], NO_STREAM)
+    with read_transaction(services.engine) as conn:
+        assert services.store.head(conn) == 3
+    with write_transaction(services.engine) as conn:
+        assert services.store.lock_head(conn) == 3
+    # holding the lock moves nothing: the next append takes the next position
+    assert append(services, "s-3", [ev(4)], NO_STREAM)[0].position == 4
+
+
+def test_to_position_includes_exactly_the_position_named(services):
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    append(services, "s-2", [ev(2)], NO_STREAM)
+    append(services, "s-1", [ev(3)], 1)
+    with read_transaction(services.engine) as conn:
+        store = services.store
+        assert [r.position for r in store.read_stream(conn, "s-1", to_position=3)] == [1, 3]
+        assert [r.position for r in store.read_stream(conn, "s-1", to_position=2)] == [1]
+        assert [r.version for r in store.read_stream(conn, "s-1", to_version=1)] == [1]
+        assert [r.position for r in store.read_all(conn, to_position=2)] == [1, 2]
+        assert [r.position for r in store.read_all(conn, after=1, to_position=1)] == []
+        assert [r.position for r in store.read_all(conn, after=1, limit=1)] == [2]
+        assert [r.position for r in store.iter_all(conn, to_position=2, batch_size=1)] == [1, 2]
+
+
+def test_as_of_includes_an_event_recorded_at_exactly_that_moment(services, clock):
+    t0 = clock.now
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    clock.advance(minutes=1)
+    append(services, "s-1", [ev(2)], 1)
+    with read_transaction(services.engine) as conn:
+        store = services.store
+        assert [r.version for r in store.read_stream(conn, "s-1", as_of=t0)] == [1]
+        assert store.read_stream(conn, "s-1", as_of=t0 - timedelta(microseconds=1)) == []
+        assert [r.version for r in store.read_stream(
+            conn, "s-1", as_of=t0 + timedelta(minutes=1))] == [1, 2]
+
+
+def test_appending_nothing_records_nothing(services):
+    with write_transaction(services.engine) as conn:
+        assert services.store.append(conn, "s-1", [], NO_STREAM) == []
+    with read_transaction(services.engine) as conn:
+        assert services.store.head(conn) == 0
+
+
+def test_a_version_conflict_names_the_actual_version_after_a_race(services):
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    with pytest.raises(WrongExpectedVersion) as info:
+        append(services, "s-1", [ev(2)], NO_STREAM)
+    assert (info.value.expected, info.value.actual) == (NO_STREAM, 1)
