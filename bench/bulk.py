@@ -25,8 +25,7 @@ from service.domain.events import (
     article_stream,
     comment_stream,
 )
-from service.eventstore.codec import EventCodec
-from service.eventstore.personal_data import PersonalDataVault
+from service.eventstore.codec import EventCodec, codec_factory
 from service.eventstore.tables import event_store_head, events
 
 BODIES = ["A fair point about the camps at al-Hol.", "هذا رأي محترم عن المخيم",
@@ -44,6 +43,7 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
     clock = START + timedelta(seconds=position)
     rows: list[dict] = []
     version: dict[str, int] = {}
+    codec_for = codec_factory(lambda: clock)
 
     def add(conn, stream: str, event, codec: EventCodec) -> None:  # noqa: ANN001
         nonlocal position, clock
@@ -64,7 +64,7 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
             rows.clear()
 
     with write_transaction(engine) as conn:
-        codec = EventCodec(PersonalDataVault(conn, lambda: clock))
+        codec = codec_for(conn)
         for a in range(articles if position == 0 else 0):
             add(conn, article_stream(f"bench-{a}"), ArticleRegistered(
                 f"bench-{a}", f"Article {a}", None, "en", None, None, clock), codec)
@@ -72,7 +72,7 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
     done = 0
     while done < comments:
         with write_transaction(engine) as conn:
-            codec = EventCodec(PersonalDataVault(conn, lambda: clock))
+            codec = codec_for(conn)
             for _ in range(min(batch, comments - done)):
                 cid = str(uuid.uuid4())
                 stream = comment_stream(cid)

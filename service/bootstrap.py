@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from .application.handlers import Moderation
 from .application.queries import ModerationQueries
@@ -15,8 +15,7 @@ from .config import Settings
 from .db import make_engine
 from .domain.comment import SubmissionRules
 from .eventstore import EventStore
-from .eventstore.codec import EventCodec
-from .eventstore.personal_data import PersonalDataVault
+from .eventstore.codec import CodecFactory, codec_factory
 from .eventstore.store import utc_now
 from .projections.runner import ProjectionRunner
 from .screening.screener import Screener
@@ -33,6 +32,7 @@ class Services:
     moderation: Moderation
     queries: ModerationQueries
     clock: Callable[[], datetime]
+    codec_for: CodecFactory
     webhooks: Webhooks | None = None
 
     def close(self) -> None:
@@ -50,15 +50,13 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
           engine: Engine | None = None) -> Services:
     engine = engine or make_engine(settings)
     store = EventStore(clock)
-
-    def codec_for(conn: Connection) -> EventCodec:
-        return EventCodec(PersonalDataVault(conn, clock))
+    codec_for = codec_factory(clock)
 
     runner = ProjectionRunner(store, codec_for)
     screener = Screener.from_directory(settings.screening_wordlists or None)
     moderation = Moderation(engine, store, runner, clock,
                             SubmissionRules(body_max=settings.body_max_chars),
                             screener=screener, followers=[WebhookOutbox(clock)])
-    queries = ModerationQueries(engine, store, clock)
-    return Services(settings, engine, store, runner, moderation, queries, clock,
-                    webhooks=Webhooks(engine, settings, clock))
+    queries = ModerationQueries(engine, store, clock, codec_for)
+    return Services(settings, engine, store, runner, moderation, queries, clock, codec_for,
+                    webhooks=Webhooks(engine, settings, clock, store, codec_for))

@@ -207,7 +207,6 @@ def test_the_feed_fast_path_equals_the_decoded_events(services, article):
     """Without personal data the feed serves stored payloads as they are; they must be
     exactly what decoding each event and leaving personal data out gives."""
     from service.application.queries import event_payload
-    from service.eventstore.codec import EventCodec
 
     c = submit(services, "What sh1t, call +964 750 123 4567", author_email="x@example.org")
     services.moderation.approve(ApproveComment(c.id, c.version), MOD)
@@ -219,7 +218,7 @@ def test_the_feed_fast_path_equals_the_decoded_events(services, article):
                                          "comment.rejected"}
     with read_transaction(services.engine) as conn:
         recorded = services.store.read_all(conn)
-        codec = EventCodec(PersonalDataVault(conn, services.clock))
+        codec = services.codec_for(conn)
         for served, r in zip(feed, recorded, strict=True):
             assert served["data"] == event_payload(codec.decode(r), personal=False)
             assert "personal" not in served["data"] and "body" not in served["data"]

@@ -57,6 +57,29 @@ def test_inner_layers_never_import_outer_ones():
                        for n in imports(path)), path
 
 
+def imported_names(path: Path) -> set[str]:
+    """Every module and `module.name` an import statement brings in, relative ones resolved."""
+    found = set(imports(path))
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-node.level]
+                base = ".".join([*parts, base] if base else parts)
+            found |= {f"{base}.{a.name}" for a in node.names}
+    return found
+
+
+def test_only_the_event_store_touches_its_tables():
+    """Reads and writes of the log go through EventStore; schema.py only registers tables."""
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if rel.parts[0] == "eventstore" or rel == Path("schema.py"):
+            continue
+        assert not any(n.startswith("service.eventstore.tables")
+                       for n in imported_names(path)), f"{path} imports the log's tables"
+
+
 def test_only_config_reads_the_environment():
     for path in PACKAGE.rglob("*.py"):
         if path.name == "config.py":

@@ -227,3 +227,28 @@ def test_a_version_conflict_names_the_actual_version_after_a_race(services):
     with pytest.raises(WrongExpectedVersion) as info:
         append(services, "s-1", [ev(2)], NO_STREAM)
     assert (info.value.expected, info.value.actual) == (NO_STREAM, 1)
+
+
+def test_reads_by_id_by_time_window_and_streams_still_open(services, clock):
+    t0 = clock.now
+    opened = append(services, "s-1", [ev(1, "test.opened")], NO_STREAM)[0]
+    clock.advance(minutes=5)
+    append(services, "s-2", [ev(2, "test.opened")], NO_STREAM)
+    closed = append(services, "s-1", [ev(3, "test.closed")], 1)[0]
+    with read_transaction(services.engine) as conn:
+        store = services.store
+        assert store.get(conn, opened.event_id) == opened
+        assert store.get(conn, str(uuid.uuid4())) is None
+        window = store.read_window(conn, types=["test.opened"], since=t0,
+                                   until=t0 + timedelta(minutes=1))
+        assert [r.stream_id for r in window] == ["s-1"]
+        later = store.read_window(conn, types=["test.opened", "test.closed"],
+                                  since=t0 + timedelta(minutes=1))
+        assert [r.position for r in later] == [2, 3]
+
+        def still_open(position):
+            return [r.stream_id for r in store.open_as_of(
+                conn, opened_by="test.opened", closed_by=["test.closed"], position=position)]
+
+        assert still_open(closed.position - 1) == ["s-1", "s-2"]
+        assert still_open(closed.position) == ["s-2"]

@@ -81,7 +81,8 @@ class Moderation:
         self._known_articles: set[str] = set()
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.store, self.runner, self.clock, self.followers)
+        return UnitOfWork(self.engine, self.store, self.runner, self.clock,
+                          self.runner.codec_for, self.followers)
 
     def register_article(self, cmd: RegisterArticle, ctx: Context) -> Recorded:
         event = register_article(

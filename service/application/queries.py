@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from ..db import read_transaction
 from ..domain.comment import Comment
@@ -21,9 +21,7 @@ from ..domain.events import (
     comment_stream,
 )
 from ..eventstore import EventStore, RecordedEvent
-from ..eventstore.codec import PERSONAL_FIELDS, EventCodec
-from ..eventstore.personal_data import PersonalDataVault
-from ..eventstore.tables import events
+from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
 from ..projections import articles, comments, public_threads, queue
 from ..screening.backtest import PastComment
 
@@ -72,13 +70,12 @@ def _envelope(recorded: RecordedEvent, payload: dict[str, Any]) -> dict[str, Any
 
 
 class ModerationQueries:
-    def __init__(self, engine: Engine, store: EventStore, clock: Callable[[], datetime]):
+    def __init__(self, engine: Engine, store: EventStore, clock: Callable[[], datetime],
+                 codec_for: CodecFactory):
         self.engine = engine
         self.store = store
         self.clock = clock
-
-    def _codec(self, conn: Connection) -> EventCodec:
-        return EventCodec(PersonalDataVault(conn, self.clock))
+        self._codec = codec_for
 
     def comment(self, comment_id: str) -> dict[str, Any]:
         with read_transaction(self.engine) as conn:
@@ -122,26 +119,14 @@ class ModerationQueries:
                 position = self.store.position_at(conn, at)
             if position is None:
                 position = self.store.head(conn)
-            submitted, decided = events.alias("submitted"), events.alias("decided")
-            query = (
-                sa.select(submitted.c.position, submitted.c.stream_id, submitted.c.data)
-                .where(
-                    submitted.c.type == CommentSubmitted.TYPE,
-                    submitted.c.position > after,
-                    submitted.c.position <= position,
-                    ~sa.exists().where(
-                        decided.c.stream_id == submitted.c.stream_id,
-                        decided.c.type.in_([CommentApproved.TYPE, CommentRejected.TYPE]),
-                        decided.c.position <= position,
-                    ),
-                )
-                .order_by(submitted.c.position)
-                .limit(limit)
-            )
+            opened = self.store.open_as_of(
+                conn, opened_by=CommentSubmitted.TYPE,
+                closed_by=[CommentApproved.TYPE, CommentRejected.TYPE],
+                position=position, after=after, limit=limit)
             items = [
                 {"comment_id": r.data["comment_id"], "article_id": r.data["article_id"],
                  "submitted_at": r.data["submitted_at"], "submitted_position": r.position}
-                for r in conn.execute(query)
+                for r in opened
             ]
         return items, position
 

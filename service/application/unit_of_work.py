@@ -13,8 +13,7 @@ from ..db import WRITE, writer_lock
 from ..domain.comment import Comment
 from ..domain.events import DomainEvent, comment_stream
 from ..eventstore import EventStore, NewEvent, RecordedEvent
-from ..eventstore.codec import EventCodec
-from ..eventstore.personal_data import PersonalDataVault
+from ..eventstore.codec import CodecFactory
 from ..eventstore.store import ExpectedVersion
 from ..projections.runner import ProjectionRunner
 
@@ -30,8 +29,10 @@ class Follower(Protocol):
 
 class UnitOfWork:
     def __init__(self, engine: Engine, store: EventStore, runner: ProjectionRunner,
-                 clock: Callable[[], datetime], followers: Sequence[Follower] = ()):
+                 clock: Callable[[], datetime], codec_for: CodecFactory,
+                 followers: Sequence[Follower] = ()):
         self._engine = engine
+        self._codec_for = codec_for
         self.store = store
         self.runner = runner
         self.clock = clock
@@ -53,8 +54,8 @@ class UnitOfWork:
         except BaseException:
             self._writer.__exit__(None, None, None)
             raise
-        self.vault = PersonalDataVault(self.conn, self.clock)
-        self.codec = EventCodec(self.vault)
+        self.codec = self._codec_for(self.conn)
+        self.vault = self.codec.vault
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -11,6 +11,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from ..domain.events import (
     EVENT_TYPES,
     ArticleRegistered,
@@ -47,6 +49,10 @@ class EventCodec:
     def __init__(self, vault: PersonalDataVault, upcasters: dict | None = None):
         self._vault = vault
         self._upcasters = UPCASTERS if upcasters is None else upcasters
+
+    @property
+    def vault(self) -> PersonalDataVault:
+        return self._vault
 
     def encode(self, event: DomainEvent) -> tuple[str, int, dict[str, Any]]:
         data = asdict(event)
@@ -119,3 +125,14 @@ class EventCodec:
         if schema_version > target:
             raise UnknownEventType(f"{type_} schema {schema_version} is newer than this code")
         return data
+
+
+CodecFactory = Callable[[Connection], EventCodec]
+"""Makes the codec for one connection (its vault reads and writes keys there); built once,
+in the composition root, and handed to whoever decodes or encodes events."""
+
+
+def codec_factory(clock: Callable[[], datetime]) -> CodecFactory:
+    def codec_for(conn: Connection) -> EventCodec:
+        return EventCodec(PersonalDataVault(conn, clock))
+    return codec_for

@@ -187,6 +187,60 @@ class EventStore:
                 return
             after = page[-1].position
 
+    def get(self, conn: Connection, event_id: str) -> RecordedEvent | None:
+        """One event by its id, or None."""
+        row = conn.execute(sa.select(*_COLUMNS).where(events.c.event_id == event_id)).first()
+        return None if row is None else _recorded_row(row)
+
+    def read_window(
+        self,
+        conn: Connection,
+        *,
+        types: Sequence[str],
+        since: datetime,
+        until: datetime | None = None,
+        after: int = 0,
+        limit: int = 500,
+    ) -> list[RecordedEvent]:
+        """Events of these types recorded in [since, until), in position order after `after`."""
+        query = sa.select(*_COLUMNS).where(
+            events.c.type.in_(list(types)), events.c.position > after,
+            events.c.recorded_at >= sa.literal(since, UTCDateTime()))
+        if until is not None:
+            query = query.where(events.c.recorded_at < sa.literal(until, UTCDateTime()))
+        query = query.order_by(events.c.position).limit(limit)
+        return [_recorded_row(r) for r in conn.execute(query).all()]
+
+    def open_as_of(
+        self,
+        conn: Connection,
+        *,
+        opened_by: str,
+        closed_by: Sequence[str],
+        position: int,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[RecordedEvent]:
+        """Events of type `opened_by` at or before `position` whose stream had no event of
+        a `closed_by` type by then (say, comments still pending), in position order."""
+        opened, closed = events.alias("opened"), events.alias("closed")
+        query = (
+            sa.select(*(opened.c[c.name] for c in _COLUMNS))
+            .where(
+                opened.c.type == opened_by,
+                opened.c.position > after,
+                opened.c.position <= position,
+                ~sa.exists().where(
+                    closed.c.stream_id == opened.c.stream_id,
+                    closed.c.type.in_(list(closed_by)),
+                    closed.c.position <= position,
+                ),
+            )
+            .order_by(opened.c.position)
+            .limit(limit)
+        )
+        return [_recorded_row(r) for r in conn.execute(query).all()]
+
     def head(self, conn: Connection) -> int:
         return conn.execute(
             sa.select(event_store_head.c.last_position).where(event_store_head.c.id == 1)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..db import read_transaction, write_transaction
 from ..domain.events import DomainEvent
 from ..eventstore import EventStore, RecordedEvent
-from ..eventstore.codec import EventCodec
+from ..eventstore.codec import CodecFactory
 from .articles import ArticleProjection
 from .base import Projection, checkpoints
 from .comments import CommentStateProjection
@@ -68,9 +68,6 @@ class RebuildReport:
     @property
     def identical(self) -> bool:
         return not self.differences
-
-
-CodecFactory = Callable[[Connection], EventCodec]
 
 
 class ProjectionRunner:

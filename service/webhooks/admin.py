@@ -16,10 +16,8 @@ from sqlalchemy.engine import Engine
 
 from ..config import Settings
 from ..db import read_transaction, write_transaction
-from ..eventstore import RecordedEvent
-from ..eventstore.codec import EventCodec
-from ..eventstore.personal_data import PersonalDataVault
-from ..eventstore.tables import events
+from ..eventstore import EventStore
+from ..eventstore.codec import CodecFactory
 from . import endpoints, outbox, payloads, ssrf
 from .dispatcher import Dispatcher, RetryPolicy
 from .endpoints import Endpoint, InvalidEndpoint
@@ -36,12 +34,15 @@ class EndpointDisabled(Exception):
 
 
 class Webhooks:
-    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime], *,
+    def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime],
+                 store: EventStore, codec_for: CodecFactory, *,
                  resolver: ssrf.Resolver = ssrf.system_resolver,
                  ssl_context: ssl.SSLContext | None = None):
         self.engine = engine
         self.settings = settings
         self.clock = clock
+        self.store = store
+        self.codec_for = codec_for
         self.resolver = resolver
         self.ssl_context = ssl_context
         self.policy = ssrf.Policy(allow_loopback=settings.webhook_allow_loopback,
@@ -168,15 +169,11 @@ class Webhooks:
     def _backfill(self, conn: sa.Connection, endpoint: Endpoint, since: datetime,
                   until: datetime | None, now: datetime, budget: int) -> int:
         types = list(endpoint.event_types or endpoints.SUBSCRIBABLE)
-        codec = EventCodec(PersonalDataVault(conn, self.clock))
+        codec = self.codec_for(conn)
         added, after = 0, 0
         while added < budget:
-            query = (sa.select(events).where(events.c.type.in_(types), events.c.position > after,
-                                             events.c.recorded_at >= since)
-                     .order_by(events.c.position).limit(500))
-            if until is not None:
-                query = query.where(events.c.recorded_at < until)
-            page = [_recorded(r._mapping) for r in conn.execute(query)]
+            page = self.store.read_window(conn, types=types, since=since, until=until,
+                                          after=after, limit=500)
             if not page:
                 break
             after = page[-1].position
@@ -216,6 +213,7 @@ class Webhooks:
         return Dispatcher(
             self.engine, self.transport(),
             RetryPolicy(tuple(s.webhook_retry_schedule), s.webhook_retry_jitter),
+            store=self.store, codec_for=self.codec_for,
             clock=self.clock, lease=timedelta(seconds=s.webhook_lease_seconds),
             disable_after=timedelta(hours=s.webhook_disable_after_hours), name=name, **extra)
 
@@ -228,8 +226,3 @@ def _with_state(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     out["payload"] = row["payload"]
     return out
 
-
-def _recorded(r: Any) -> RecordedEvent:
-    return RecordedEvent(r["position"], str(r["event_id"]), r["stream_id"], r["version"],
-                         r["type"], r["schema_version"], r["data"], r["metadata"],
-                         r["recorded_at"])

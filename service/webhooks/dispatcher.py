@@ -43,10 +43,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..db import read_transaction, write_transaction
-from ..eventstore import RecordedEvent
-from ..eventstore.codec import EventCodec
-from ..eventstore.personal_data import PersonalDataVault
-from ..eventstore.tables import events
+from ..eventstore import EventStore
+from ..eventstore.codec import CodecFactory
 from . import endpoints, outbox, payloads, signing
 from .outbox import AUTO, FAILED, MANUAL, PENDING, SUCCEEDED, AttemptRecord, Claimed
 from .transport import Response, Transport, TransportError
@@ -133,10 +131,13 @@ class Outcome:
 
 class Dispatcher:
     def __init__(self, engine: Engine, transport: Transport, retry: RetryPolicy, *,
+                 store: EventStore, codec_for: CodecFactory,
                  clock: Callable[[], datetime], lease: timedelta, disable_after: timedelta,
                  wall_clock: Callable[[], float] = time.time,
                  rnd: random.Random | None = None, name: str | None = None):
         self.engine = engine
+        self.store = store
+        self.codec_for = codec_for
         self.transport = transport
         self.retry = retry
         self.clock = clock
@@ -198,15 +199,10 @@ class Dispatcher:
         return prepared
 
     def _comment_body(self, conn: sa.Connection, event_id: str) -> str | None:
-        row = conn.execute(sa.select(events).where(events.c.event_id == event_id)).one_or_none()
-        if row is None:
+        recorded = self.store.get(conn, event_id)
+        if recorded is None:
             return None
-        r = row._mapping
-        recorded = RecordedEvent(r["position"], str(r["event_id"]), r["stream_id"],
-                                 r["version"], r["type"], r["schema_version"], r["data"],
-                                 r["metadata"], r["recorded_at"])
-        event = EventCodec(PersonalDataVault(conn, self.clock)).decode(recorded)
-        return getattr(event, "body", None)
+        return getattr(self.codec_for(conn).decode(recorded), "body", None)
 
     def _record(self, claimed: Claimed, started_at: datetime, duration_ms: int,
                 response: Response | None, error: str | None) -> Outcome:

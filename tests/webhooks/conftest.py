@@ -33,7 +33,8 @@ def hook_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def hooks(services: Services, hook_settings: Settings, clock) -> Webhooks:  # noqa: ANN001
-    return Webhooks(services.engine, hook_settings, clock)
+    return Webhooks(services.engine, hook_settings, clock,
+                     services.store, services.codec_for)
 
 
 @pytest.fixture

@@ -79,7 +79,8 @@ def test_a_500_is_retried_on_schedule_with_the_same_id(services, hooks, receiver
 
 def test_after_the_last_attempt_the_delivery_fails(services, hook_settings, clock, receiver):
     settings = replace(hook_settings, webhook_retry_schedule=(0, 10, 20))
-    hooks = Webhooks(services.engine, settings, clock)
+    hooks = Webhooks(services.engine, settings, clock,
+                     services.store, services.codec_for)
     receiver.respond = lambda r: (503, {}, b"")
     endpoint_id = make(hooks, receiver, event_types=["comment.approved"])
     moderate(services)
@@ -142,7 +143,8 @@ def test_429_honours_retry_after_within_bounds(services, hooks, receiver, clock,
 
 def test_receiver_down_and_slow_receivers_are_retried(services, hook_settings, clock, receiver):
     settings = replace(hook_settings, webhook_timeout_seconds=0.5)
-    hooks = Webhooks(services.engine, settings, clock)
+    hooks = Webhooks(services.engine, settings, clock,
+                     services.store, services.codec_for)
     down, secret = hooks.create_endpoint(f"http://127.0.0.1:{closed_port()}/",
                                          event_types=["comment.approved"])
     receiver.respond = lambda r: (time.sleep(1.0), (204, {}, b""))[1]
@@ -231,7 +233,7 @@ def test_manual_redelivery_keeps_the_id_and_the_schedule(services, hooks, receiv
 def test_recover_resends_failures_and_what_was_missed(services, hook_settings, clock,
                                                       receiver):
     hooks = Webhooks(services.engine, replace(hook_settings, webhook_retry_schedule=(0,)),
-                     clock)
+                     clock, services.store, services.codec_for)
     receiver.respond = lambda r: (500, {}, b"")
     endpoint_id = make(hooks, receiver, event_types=["comment.approved"])
     start = clock()

@@ -94,7 +94,8 @@ def _dispatch_with_clock_ahead(url: str, seconds_ahead: float) -> dict[str, int]
                        webhook_timeout_seconds=2.0, webhook_lease_seconds=30.0)
     services = build(settings, clock=clock)
     try:
-        hooks = Webhooks(services.engine, settings, clock)
+        hooks = Webhooks(services.engine, settings, clock,
+                     services.store, services.codec_for)
         return hooks.dispatcher(name="restarted").run(concurrency=4, once=True).as_dict()
     finally:
         services.close()
