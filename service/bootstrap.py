@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from .application.claims import Claims
 from .application.handlers import Moderation
 from .application.queries import ModerationQueries
 from .config import Settings
@@ -34,6 +35,7 @@ class Services:
     clock: Callable[[], datetime]
     codec_for: CodecFactory
     webhooks: Webhooks | None = None
+    claims: Claims | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -59,4 +61,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                             screener=screener, followers=[WebhookOutbox(clock)])
     queries = ModerationQueries(engine, store, clock, codec_for)
     return Services(settings, engine, store, runner, moderation, queries, clock, codec_for,
-                    webhooks=Webhooks(engine, settings, clock, store, codec_for))
+                    webhooks=Webhooks(engine, settings, clock, store, codec_for),
+                    claims=Claims(engine, clock, settings.claim_seconds))

@@ -29,6 +29,12 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         raise SystemExit(f"configuration error: {name} must be a number, got {raw!r}") from None
 
 
+def _positive(value: float, name: str) -> float:
+    if value <= 0:
+        raise SystemExit(f"configuration error: {name} must be greater than zero")
+    return value
+
+
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -89,6 +95,7 @@ class Settings:
     webhook_poll_seconds: float = 1.0
     webhook_concurrency: int = 4
     pool_size: int = 5
+    claim_seconds: float = 300.0  # how long a moderator's claim on a comment lasts
     submit_rate_limit: str = "30/minute;500/hour"
     rate_limit_storage_uri: str = "memory://"
     trust_proxy_hops: int = 0
@@ -114,6 +121,8 @@ class Settings:
                 env, "MODERATION_SQLITE_BUSY_TIMEOUT_MS", d.sqlite_busy_timeout_ms),
             **_webhook_settings(env, d),
             pool_size=_int(env, "MODERATION_DB_POOL_SIZE", d.pool_size),
+            claim_seconds=_positive(_float(env, "MODERATION_CLAIM_SECONDS", d.claim_seconds),
+                                    "MODERATION_CLAIM_SECONDS"),
             submit_rate_limit=env.get("MODERATION_SUBMIT_RATE_LIMIT") or d.submit_rate_limit,
             rate_limit_storage_uri=(
                 env.get("MODERATION_RATE_LIMIT_STORAGE_URI") or d.rate_limit_storage_uri),

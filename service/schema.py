@@ -1,6 +1,6 @@
 """Every table the service owns, gathered on one MetaData for Alembic and the tests."""
 
-from .application import idempotency  # noqa: F401
+from .application import claims, idempotency  # noqa: F401
 from .db import metadata
 from .eventstore import tables  # noqa: F401
 from .identity import tokens  # noqa: F401

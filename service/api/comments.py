@@ -19,12 +19,13 @@ from flask.views import MethodView
 from ..application.commands import ApproveComment, RejectComment
 from ..domain.comment import Comment
 from ..domain.events import CommentSubmitted
-from .auth import MODERATORS, context, requires
+from .auth import MODERATORS, actor, context, requires
 from .errors import ApiError
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
     ApproveInSchema,
+    ClaimSchema,
     CommentArgsSchema,
     DecisionSchema,
     HistoricalCommentSchema,
@@ -125,6 +126,25 @@ class Reject(MethodView):
             comment_id=str(comment_id), expected_version=_expected_version(body),
             reasons=body["reasons"], note=body["note"]), context())
         return _decided(result)
+
+
+@blp.route("/<uuid:comment_id>/claim")
+class CommentClaim(MethodView):
+    @requires(*MODERATORS)
+    @blp.response(200, ClaimSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, response="CONFLICT", description="Another moderator's live claim.")
+    def post(self, comment_id: UUID):
+        """Claim a comment for a few minutes: advisory, anyone may still decide."""
+        claim = runtime().services.claims.claim(str(comment_id), actor().id)
+        return claim.__dict__
+
+    @requires(*MODERATORS)
+    @blp.response(204)
+    @blp.alt_response(409, response="CONFLICT", description="Another moderator's live claim.")
+    def delete(self, comment_id: UUID):
+        """Release one's own claim on a comment (nothing to release is fine)."""
+        runtime().services.claims.release(str(comment_id), actor().id)
 
 
 def _decided(result: Any) -> tuple[dict, int, dict]:

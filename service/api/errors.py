@@ -15,6 +15,7 @@ Domain and application errors map to statuses here and nowhere else:
     decision_refused                                     409  (already in that state)
     version_conflict (StaleVersion)                      409  + current state and winner
     article_exists                                       409
+    claimed_by_other                                     409  (another moderator's claim)
     database unreachable, lock or statement timeout      503  + Retry-After
     anything unexpected                                  500  (logged, no details leak)
 """
@@ -33,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 from ..application.errors import (
     ArticleExists,
     ArticleNotFound,
+    ClaimedByOther,
     IdempotencyKeyReused,
     StaleVersion,
 )
@@ -58,6 +60,7 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (CommentNotFound, 404),
     (ArticleNotFound, 404),
     (ArticleExists, 409),
+    (ClaimedByOther, 409),
     (IdempotencyKeyReused, 422),
     (ParentNotFound, 422),
     (InvalidInput, 422),

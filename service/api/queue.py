@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from . import cursors
-from .auth import MODERATORS, requires
+from .auth import MODERATORS, actor, requires
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import QueueArgsSchema, QueuePageSchema
@@ -29,7 +29,8 @@ class Queue(MethodView):
                                                   scored=score_key is not None)
         items, total = runtime().services.queries.queue(
             sort=sort, article_id=args["article_id"], flag=args["flag"], after=after,
-            after_risk=after_risk, limit=limit + 1)
+            after_risk=after_risk, limit=limit + 1, viewer=actor().id,
+            unclaimed=args["unclaimed"])
         return {"items": items[:limit], "total": total,
                 "next_cursor": cursors.next_cursor(kind, items, limit, "submitted_position",
                                                    score_key)}

@@ -102,6 +102,9 @@ class QueueArgsSchema(PageArgsSchema):
     article_id = fields.String(load_default=None)
     flag = fields.String(load_default=None, metadata={
         "description": "Only comments the screening flagged with this code."})
+    unclaimed = fields.Boolean(load_default=False, metadata={
+        "description": "Leave out comments another moderator has claimed (live claims); "
+                       "the caller's own claims stay."})
 
 
 class CommentArgsSchema(StrictSchema):
@@ -183,8 +186,29 @@ class HistoricalCommentSchema(CommentSchema):
                        "folded into this state."})
 
 
+class ClaimSchema(ma.Schema):
+    """A moderator's advisory claim: "I am handling this comment" until expires_at."""
+
+    comment_id = fields.String(required=True)
+    moderator_id = fields.String(required=True)
+    claimed_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True, metadata={
+        "description": "After this the claim counts as absent (MODERATION_CLAIM_SECONDS)."})
+
+
+class QueueClaimSchema(ma.Schema):
+    moderator_id = fields.String(required=True)
+    claimed_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class QueueItemSchema(CommentSchema):
+    claim = fields.Nested(QueueClaimSchema, allow_none=True, required=True, metadata={
+        "description": "Who is handling the comment now, or null. Advisory only."})
+
+
 class QueuePageSchema(ma.Schema):
-    items = fields.List(fields.Nested(CommentSchema), required=True)
+    items = fields.List(fields.Nested(QueueItemSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
     total = fields.Integer(required=True, metadata={
         "description": "Pending comments matching the filter, on all pages."})

@@ -35,3 +35,17 @@ class ArticleNotFound(DomainError):
 
 class ArticleExists(DomainError):
     code = "article_exists"
+
+
+class ClaimedByOther(DomainError):
+    """Another moderator holds a live claim on the comment (claims are advisory: deciding
+    is still allowed; only claiming or releasing it is refused)."""
+
+    code = "claimed_by_other"
+
+    def __init__(self, comment_id: str, claim: dict[str, Any]):
+        super().__init__(
+            f"comment {comment_id} is being handled by {claim['moderator_id']} until "
+            f"{claim['expires_at'].isoformat()}",
+            {"comment_id": [f"Claimed by {claim['moderator_id']}."]})
+        self.claim = claim

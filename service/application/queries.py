@@ -24,6 +24,7 @@ from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
 from ..projections import articles, comments, public_threads, queue
 from ..screening.backtest import PastComment
+from .claims import claimed_by_others, live_claims
 
 
 def event_payload(event: DomainEvent, *, personal: bool) -> dict[str, Any]:
@@ -132,18 +133,27 @@ class ModerationQueries:
 
     def queue(self, *, sort: str = "oldest", article_id: str | None = None,
               flag: str | None = None, after: int | None = None,
-              after_risk: float | None = None,
-              limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-        """A page of the queue and the number of comments waiting (under the filters)."""
+              after_risk: float | None = None, limit: int = 50,
+              viewer: str | None = None,
+              unclaimed: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """A page of the queue, each with its live claim, and the number of comments
+        waiting (under the filters, claimed or not). With `unclaimed`, comments that
+        someone other than `viewer` is handling are left out."""
+        now = self.clock()
+        hidden = claimed_by_others(viewer or "", now) if unclaimed else None
         with read_transaction(self.engine) as conn:
             page = queue.queue_page(conn, sort=sort, article_id=article_id, flag=flag,
-                                    after=after, after_risk=after_risk, limit=limit)
-            details = comments.get_comments(conn, [r["comment_id"] for r in page])
+                                    after=after, after_risk=after_risk, limit=limit,
+                                    hidden=hidden)
+            ids = [r["comment_id"] for r in page]
+            details = comments.get_comments(conn, ids)
+            held = live_claims(conn, ids, now)
             if flag is None:
                 total = articles.pending_total(conn, article_id)
             else:
                 total = queue.count_pending(conn, article_id=article_id, flag=flag)
-        return [{**details[r["comment_id"]], **r} for r in page], total
+        return [{**details[r["comment_id"]], **r, "claim": held.get(r["comment_id"])}
+                for r in page], total
 
     def public_thread(self, article_id: str, *, after: int | None = None,
                       limit: int = 50) -> list[dict[str, Any]]:

@@ -94,11 +94,15 @@ def queue_page(
     after: int | None = None,
     after_risk: float | None = None,
     limit: int = 50,
+    hidden: sa.Select | None = None,
 ) -> list[dict[str, Any]]:
     """One page of pending comments, by keyset: `after` is the last `submitted_position`
-    already seen (and, when sorting by risk, `after_risk` that row's risk)."""
+    already seen (and, when sorting by risk, `after_risk` that row's risk). `hidden`
+    selects comment ids to leave out (the caller's business, e.g. others' claims)."""
     q = moderation_queue
     query = sa.select(q)
+    if hidden is not None:
+        query = query.where(q.c.comment_id.not_in(hidden))
     if article_id is not None:
         query = query.where(q.c.article_id == article_id)
     if flag is not None:
