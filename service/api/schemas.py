@@ -42,6 +42,14 @@ class Timestamp(fields.AwareDateTime):
             raise self.make_error("invalid", input=value, obj_type="datetime") from None
 
 
+def FilterText(**kwargs: object) -> fields.String:  # noqa: N802 - a field factory
+    """A query filter: 1..200 characters, none of them a control character (PostgreSQL
+    cannot store NUL, and no id, code or name holds one)."""
+    return fields.String(validate=validate.Regexp(
+        r"\A[^\x00-\x1f\x7f]{1,200}\Z",
+        error="Must be 1 to 200 characters, without control characters."), **kwargs)
+
+
 def Position(**kwargs: object) -> fields.Integer:  # noqa: N802 - a field factory
     return fields.Integer(validate=validate.Range(min=0, max=MAX_POSITION), **kwargs)
 
@@ -99,8 +107,8 @@ class QueueArgsSchema(PageArgsSchema):
     sort = fields.String(load_default="oldest",
                          validate=validate.OneOf(["oldest", "newest", "risk"]), metadata={
         "description": "risk: highest screening risk first (advisory flags, never a decision)."})
-    article_id = fields.String(load_default=None)
-    flag = fields.String(load_default=None, metadata={
+    article_id = FilterText(load_default=None)
+    flag = FilterText(load_default=None, metadata={
         "description": "Only comments the screening flagged with this code."})
     unclaimed = fields.Boolean(load_default=False, metadata={
         "description": "Leave out comments another moderator has claimed (live claims); "
@@ -138,12 +146,12 @@ class WindowArgsSchema(StrictSchema):
 
 
 class DecisionArgsSchema(WindowArgsSchema, PageArgsSchema):
-    moderator = fields.String(load_default=None, metadata={
+    moderator = FilterText(load_default=None, metadata={
         "description": "Only decisions by this moderator (the token name)."})
-    reason = fields.String(load_default=None, metadata={
+    reason = FilterText(load_default=None, metadata={
         "description": "Only rejections citing this guideline code."})
-    article_id = fields.String(load_default=None)
-    comment_id = fields.String(load_default=None)
+    article_id = FilterText(load_default=None)
+    comment_id = FilterText(load_default=None)
 
 
 # -- outputs ------------------------------------------------------------------------------

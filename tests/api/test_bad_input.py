@@ -175,6 +175,12 @@ def test_bad_as_of_arguments_are_422(client, article, tokens, query):
     ("/v1/audit/decisions", {"limit": "0"}), ("/v1/audit/decisions", {"moderatr": "maya"}),
     ("/v1/stats", {"until": "2026-13-01T00:00:00Z"}), ("/v1/stats", {"since": "12"}),
     ("/v1/queue", {"sort": "random"}), ("/v1/queue", {"limit": "-5"}),
+    ("/v1/queue", {"flag": "\x00"}), ("/v1/queue", {"article_id": "\x00"}),
+    ("/v1/queue", {"article_id": "a\x00b"}), ("/v1/queue", {"flag": ""}),
+    ("/v1/audit/decisions", {"moderator": "\x00"}), ("/v1/audit/decisions", {"reason": "\x00"}),
+    ("/v1/audit/decisions", {"comment_id": "\x00"}),
+    ("/v1/audit/decisions", {"article_id": "a\x00b"}),
+    ("/v1/audit/decisions", {"moderator": "x" * 201}),
 ])
 def test_bad_query_arguments_are_422(client, tokens, path, query):
     assert_error(client.get(path, query_string=query, headers=bearer(tokens.admin)), 422,
