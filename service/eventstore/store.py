@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..db import UTCDateTime
+from . import chain
 from .errors import DuplicateEvent, WrongExpectedVersion
 from .tables import event_store_head, events
 
@@ -94,7 +95,8 @@ class EventStore:
                     else_=now,
                 ),
             )
-            .returning(event_store_head.c.last_position, event_store_head.c.last_recorded_at)
+            .returning(event_store_head.c.last_position, event_store_head.c.last_recorded_at,
+                       _previous_hash(len(new_events)))
         ).one()
         # A new stream needs no read: version 1 already taken fails the unique key below.
         current = 0 if expected_version is NO_STREAM else self.stream_version(conn, stream_id)
@@ -114,6 +116,9 @@ class EventStore:
             }
             for i, e in enumerate(new_events)
         ]
+        previous = head.previous_hash or chain.GENESIS
+        for row in rows:
+            row["hash"] = previous = chain.link_row(previous, row)
         try:
             conn.execute(events.insert(), rows)
         except IntegrityError as exc:
@@ -262,6 +267,16 @@ class EventStore:
                 events.c.recorded_at <= moment
             )
         ).scalar_one()
+
+
+def _previous_hash(count: int) -> sa.Label:
+    """The hash of the event just before the positions this append takes, read in the head
+    update itself so the chain costs no extra round trip."""
+    return (
+        sa.select(events.c.hash)
+        .where(events.c.position == event_store_head.c.last_position - count)
+        .scalar_subquery().label("previous_hash")
+    )
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:

@@ -20,6 +20,8 @@ events = sa.Table(
     sa.Column("data", JSONDoc, nullable=False),
     sa.Column("metadata", JSONDoc, nullable=False),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    # SHA-256 over the previous event's hash and this event as stored (see chain.py)
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
     sa.UniqueConstraint("stream_id", "version"),
     sa.CheckConstraint("version >= 1", name="version_positive"),
     sa.CheckConstraint("position >= 1", name="position_positive"),
