@@ -25,6 +25,7 @@ from service.domain.events import (
     article_stream,
     comment_stream,
 )
+from service.eventstore import chain
 from service.eventstore.codec import EventCodec, codec_factory
 from service.eventstore.tables import event_store_head, events
 
@@ -40,13 +41,14 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
     rnd = random.Random(seed)
     with write_transaction(engine) as conn:
         position = conn.execute(sa.select(event_store_head.c.last_position)).scalar_one()
+        previous = chain.stored_hash(conn, position)
     clock = START + timedelta(seconds=position)
     rows: list[dict] = []
     version: dict[str, int] = {}
     codec_for = codec_factory(lambda: clock)
 
     def add(conn, stream: str, event, codec: EventCodec) -> None:  # noqa: ANN001
-        nonlocal position, clock
+        nonlocal position, clock, previous
         position += 1
         clock += timedelta(milliseconds=50)
         version[stream] = version.get(stream, 0) + 1
@@ -55,6 +57,7 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
                      "version": version[stream], "type": type_, "schema_version": schema,
                      "data": data, "metadata": {"actor": {"id": "bench", "role": "system"}},
                      "recorded_at": clock})
+        rows[-1]["hash"] = previous = chain.link_row(previous, rows[-1])
 
     def flush(conn) -> None:  # noqa: ANN001
         if rows:

@@ -1,7 +1,7 @@
 """Hash chain: every event carries SHA-256 over the previous hash and itself as stored.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 
 Existing events get their chain here, in position order, page by page. The append-only
@@ -17,8 +17,8 @@ from sqlalchemy.dialects import postgresql
 from service.db import UTCDateTime
 from service.eventstore.chain import GENESIS, canonical, link
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
