@@ -341,7 +341,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--only", default="appends,reads,http,webhooks",
-                        help="comma-separated sections: appends, reads, http, webhooks")
+                        help="comma-separated sections: appends, reads, http, webhooks, "
+                        "peer (the write path beside the eventsourcing library)")
     parser.add_argument("--deliveries", type=int, default=1000,
                         help="webhook deliveries per run")
     parser.add_argument("--sizes", default="10000,100000,1000000",
@@ -374,6 +375,10 @@ def main() -> None:
                 bench_http(db, tmp, args.runs, args.clients, args.requests, args.workers)
             if "webhooks" in only:
                 bench_webhooks(db, tmp, args.runs, args.deliveries)
+            if "peer" in only:  # needs .[bench]; see bench/peer.py
+                from . import peer
+                for row in peer.bench(db, tmp, args.appends // 5, args.runs, peer.print_row):
+                    RESULTS.append({"section": "peer", **row})
     if args.json:
         with open(args.json, "w") as out:
             for row in RESULTS:
