@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from .application.access import Access
 from .application.claims import Claims
 from .application.handlers import Moderation
 from .application.queries import ModerationQueries
@@ -36,6 +37,7 @@ class Services:
     codec_for: CodecFactory
     webhooks: Webhooks | None = None
     claims: Claims | None = None
+    access: Access | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -61,5 +63,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                             screener=screener, followers=[WebhookOutbox(clock)])
     queries = ModerationQueries(engine, store, clock, codec_for)
     return Services(settings, engine, store, runner, moderation, queries, clock, codec_for,
-                    webhooks=Webhooks(engine, settings, clock, store, codec_for),
-                    claims=Claims(engine, clock, settings.claim_seconds))
+                    webhooks=Webhooks(engine, settings, clock, store, codec_for,
+                                      unit_of_work=moderation.unit_of_work),
+                    claims=Claims(engine, clock, settings.claim_seconds),
+                    access=Access(moderation.unit_of_work, clock))

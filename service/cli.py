@@ -170,13 +170,12 @@ def tokens() -> None:
 @click.pass_obj
 def tokens_create(settings: Settings, name: str, role: str) -> None:
     """Create a token and print it once; only its hash is stored."""
-    from .db import write_transaction
     from .identity import tokens as api_tokens
 
     services = build(settings)
     try:
-        with write_transaction(services.engine) as conn:
-            info, token = api_tokens.create(conn, name=name, role=role, now=services.clock())
+        info, token = services.access.create_token(name=name, role=role,
+                                                   ctx=Context(CLI_ACTOR))
     except api_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -213,13 +212,11 @@ def tokens_list(settings: Settings, active: bool) -> None:
 @click.pass_obj
 def tokens_revoke(settings: Settings, token_id: int) -> None:
     """Revoke token TOKEN_ID; requests with it are refused from now on."""
-    from .db import write_transaction
     from .identity import tokens as api_tokens
 
     services = build(settings)
     try:
-        with write_transaction(services.engine) as conn:
-            info = api_tokens.revoke(conn, token_id, now=services.clock())
+        info = services.access.revoke_token(token_id, ctx=Context(CLI_ACTOR))
     except api_tokens.TokenError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -275,7 +272,7 @@ def seed_command(settings: Settings, path: str | None) -> None:
 @click.pass_obj
 def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     """Migrate, seed when empty, print demo tokens, and serve the API."""
-    from .db import write_transaction
+    from .db import read_transaction
     from .identity import tokens as api_tokens
     from .seeding import DEFAULT_SEED, load_seed, seed
     from .server import prepare_database, run
@@ -288,15 +285,15 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
             report = seed(services, load_seed(DEFAULT_SEED))
             click.echo(f"seeded {report.comments_created} comments and "
                        f"{report.decisions_made} decisions", err=True)
-        made = []
-        with write_transaction(services.engine) as conn:
-            for info in api_tokens.list_tokens(conn, include_revoked=False):
-                if info.name.startswith("demo-"):
-                    api_tokens.revoke(conn, info.id, now=services.clock())
-            for role in ("moderator", "auditor", "admin"):
-                _, token = api_tokens.create(conn, name=f"demo-{role}", role=role,
-                                             now=services.clock())
-                made.append((role, token))
+        made, ctx = [], Context(Actor(id="demo", role="admin"))
+        with read_transaction(services.engine) as conn:
+            old = api_tokens.list_tokens(conn, include_revoked=False)
+        for info in old:
+            if info.name.startswith("demo-"):
+                services.access.revoke_token(info.id, ctx=ctx)
+        for role in ("moderator", "auditor", "admin"):
+            _, token = services.access.create_token(name=f"demo-{role}", role=role, ctx=ctx)
+            made.append((role, token))
     finally:
         services.close()
     click.echo(f"demo tokens (new ones each start) for http://{host}:{port}:")

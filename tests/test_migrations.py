@@ -52,3 +52,30 @@ def test_upgrade_to_head_matches_the_models_and_downgrade_removes_everything(emp
                                 ).scalar_one() == 0
     finally:
         engine.dispose()
+
+
+def test_admin_actions_migration_keeps_existing_article_registrations(empty_database):
+    """0006 copies earlier `article.registered` events and starts at the log's head."""
+    from service.db import write_transaction
+    from service.eventstore import NO_STREAM, EventStore, NewEvent
+
+    engine = make_engine(empty_database)
+    try:
+        upgrade(empty_database, "0005", engine=engine)
+        with write_transaction(engine) as conn:
+            EventStore().append(conn, "article-a1", [NewEvent(
+                "article.registered", {"article_id": "a1", "title": "T"},
+                {"actor": {"id": "ed", "role": "admin"}})], NO_STREAM)
+            EventStore().append(conn, "comment-x", [NewEvent("comment.submitted", {})],
+                                NO_STREAM)
+        upgrade(empty_database, engine=engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT position, type, actor_id, actor_role FROM admin_actions")).all()
+            checkpoint = conn.execute(sa.text(
+                "SELECT position FROM projection_checkpoints WHERE name = 'admin_actions'")
+            ).scalar_one()
+        assert [tuple(r) for r in rows] == [(1, "article.registered", "ed", "admin")]
+        assert checkpoint == 2
+    finally:
+        engine.dispose()

@@ -8,10 +8,15 @@ from . import cursors
 from .auth import AUDITORS, requires
 from .requests import Blueprint
 from .runtime import runtime
-from .schemas import AuditPageSchema, DecisionArgsSchema
+from .schemas import ActionArgsSchema, ActionPageSchema, AuditPageSchema, DecisionArgsSchema
+
+# Administrative actions are for auditors and admins; moderators decide, they do not audit
+# who holds access.
+ACTION_READERS = ("auditor", "admin")
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/audit",
-                description="Every moderation decision, reversals included.")
+                description="Every moderation decision, reversals included, and every "
+                            "administrative action.")
 
 
 @blp.route("/decisions")
@@ -29,3 +34,19 @@ class Decisions(MethodView):
             after=cursors.decode("decisions", args["cursor"]), limit=limit + 1)
         return {"items": rows[:limit],
                 "next_cursor": cursors.next_cursor("decisions", rows, limit, "position")}
+
+
+@blp.route("/actions")
+class Actions(MethodView):
+    @requires(*ACTION_READERS)
+    @blp.arguments(ActionArgsSchema, location="query")
+    @blp.response(200, ActionPageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args):
+        """List administrative actions (tokens, webhook endpoints, articles) in log order."""
+        limit = args["limit"]
+        rows = runtime().audit.actions(
+            actor=args["actor"], type_=args["type"], since=args["since"], until=args["until"],
+            after=cursors.decode("actions", args["cursor"]), limit=limit + 1)
+        return {"items": rows[:limit],
+                "next_cursor": cursors.next_cursor("actions", rows, limit, "position")}

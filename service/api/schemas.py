@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from ..domain.events import EVENT_TYPES, CommentApproved, CommentRejected
+from ..domain.events import ADMIN_ACTION_TYPES, EVENT_TYPES, CommentApproved, CommentRejected
 from .errors import ErrorSchema
 
 MAX_PAGE = 100
@@ -152,6 +152,13 @@ class DecisionArgsSchema(WindowArgsSchema, PageArgsSchema):
         "description": "Only rejections citing this guideline code."})
     article_id = FilterText(load_default=None)
     comment_id = FilterText(load_default=None)
+
+
+class ActionArgsSchema(WindowArgsSchema, PageArgsSchema):
+    actor = FilterText(load_default=None, metadata={
+        "description": "Only actions by this actor (a token name, `cli`, or a dispatcher)."})
+    type = fields.String(load_default=None, validate=validate.OneOf(ADMIN_ACTION_TYPES),
+                         metadata={"description": "Only actions of this event type."})
 
 
 # -- outputs ------------------------------------------------------------------------------
@@ -349,6 +356,32 @@ class AuditDecisionSchema(ma.Schema):
     decided_at = fields.DateTime(required=True)
     submitted_at = fields.DateTime(required=True)
     seconds_to_decision = fields.Float(required=True)
+
+
+class ActorSchema(ma.Schema):
+    id = fields.String(required=True)
+    role = fields.String(required=True)
+
+
+class AuditActionSchema(ma.Schema):
+    position = fields.Integer(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(ADMIN_ACTION_TYPES))
+    stream_id = fields.String(required=True, metadata={
+        "description": "What was acted on: token-<id>, webhook-endpoint-<id>, article-<id>."})
+    actor = fields.Method("_actor", required=True, metadata={
+        "description": "Who acted: the token name (or cli, or a dispatcher) and its role."})
+    recorded_at = fields.DateTime(required=True)
+    data = fields.Dict(required=True, metadata={
+        "description": "The event as stored: never a token, token hash or signing secret; "
+                       "an endpoint URL only as its origin and SHA-256."})
+
+    def _actor(self, row: dict) -> dict:
+        return {"id": row["actor_id"], "role": row["actor_role"]}
+
+
+class ActionPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(AuditActionSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
 
 
 class AuditPageSchema(ma.Schema):

@@ -31,7 +31,7 @@ from ..webhooks.endpoints import (
 )
 from ..webhooks.outbox import STATUSES, DeliveryNotFound
 from . import cursors
-from .auth import ADMINS, actor, requires
+from .auth import ADMINS, actor, context, requires
 from .errors import ApiError
 from .requests import Blueprint
 from .runtime import runtime
@@ -252,7 +252,7 @@ class Endpoints(MethodView):
         """Register an endpoint; the answer holds its signing secret, shown only once."""
         endpoint, secret = _hooks().create_endpoint(
             body["url"], event_types=body["event_types"], description=body["description"],
-            include_body=body["include_body"])
+            include_body=body["include_body"], metadata=context().metadata())
         log.info("webhook endpoint %d registered by %s for %s", endpoint.id, actor().id,
                  endpoint.url)
         return ({**_endpoint(endpoint.id), "secret": secret}, 201,
@@ -285,7 +285,8 @@ class EndpointResource(MethodView):
         changes = {k: v for k, v in body.items()}
         if "description" in changes and changes["description"] is None:
             changes["description"] = ""
-        _hooks().update_endpoint(endpoint_id, expected_version=_if_match(), **changes)
+        _hooks().update_endpoint(endpoint_id, expected_version=_if_match(),
+                                 metadata=context().metadata(), **changes)
         log.info("webhook endpoint %d changed by %s: %s", endpoint_id, actor().id,
                  ", ".join(sorted(changes)) or "nothing")
         endpoint = _endpoint(endpoint_id)
@@ -297,7 +298,7 @@ class EndpointResource(MethodView):
     @_translated
     def delete(self, endpoint_id: int):
         """Delete an endpoint with its delivery history."""
-        _hooks().delete_endpoint(endpoint_id)
+        _hooks().delete_endpoint(endpoint_id, metadata=context().metadata())
         log.info("webhook endpoint %d deleted by %s", endpoint_id, actor().id)
         return Response(status=204)
 
@@ -310,7 +311,7 @@ class RotateSecret(MethodView):
     @_translated
     def post(self, endpoint_id: int):
         """Make a new signing secret; the previous one keeps signing during the overlap."""
-        secret, expiries = _hooks().rotate_secret(endpoint_id)
+        secret, expiries = _hooks().rotate_secret(endpoint_id, metadata=context().metadata())
         log.info("webhook endpoint %d secret rotated by %s", endpoint_id, actor().id)
         return ({"secret": secret, "old_secrets_expire_at": expiries}, 200,
                 {"Cache-Control": "no-store"})

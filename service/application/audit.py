@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..db import read_transaction
-from ..projections import articles, decision_log, queue
+from ..projections import admin_actions, articles, decision_log, queue
 
 
 class AuditQueries:
@@ -29,6 +29,14 @@ class AuditQueries:
         for row in rows:
             row["reversal"] = row["previous_status"] != "pending"
         return rows
+
+    def actions(self, *, actor: str | None = None, type_: str | None = None,
+                since: datetime | None = None, until: datetime | None = None,
+                after: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Administrative actions in log order; `after` is a log position."""
+        with read_transaction(self.engine) as conn:
+            return admin_actions.actions(conn, actor=actor, type_=type_, since=since,
+                                         until=until, after=after, limit=limit)
 
     def stats(self, *, since: datetime | None = None,
               until: datetime | None = None) -> dict[str, Any]:

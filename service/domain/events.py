@@ -6,8 +6,10 @@ Personal data (author name, e-mail, network address, body) is `None` once it has
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -79,15 +81,92 @@ class CommentRejected:
     decided_at: datetime
 
 
+# -- administrative actions: who changed the service's access and its outward links -------
+# Never a token, its hash or a signing secret; endpoint URLs only as their origin and a
+# SHA-256 of the whole URL (paths and queries often carry a receiver's capability).
+
+
+@dataclass(frozen=True)
+class TokenCreated:
+    TYPE = "token.created"
+    token_id: int
+    name: str
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenRevoked:
+    TYPE = "token.revoked"
+    token_id: int
+    name: str
+    role: str
+    revoked_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookEndpointCreated:
+    TYPE = "webhook_endpoint.created"
+    endpoint_id: int
+    url_origin: str
+    url_sha256: str
+    event_types: tuple[str, ...]
+    description: str
+    include_body: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookEndpointUpdated:
+    TYPE = "webhook_endpoint.updated"
+    endpoint_id: int
+    version: int
+    changes: dict  # field -> new value (url as url_origin and url_sha256); enabled: True
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookEndpointDisabled:
+    TYPE = "webhook_endpoint.disabled"
+    endpoint_id: int
+    reason: str
+    disabled_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookEndpointDeleted:
+    TYPE = "webhook_endpoint.deleted"
+    endpoint_id: int
+    deleted_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookSecretRotated:
+    TYPE = "webhook_secret.rotated"
+    endpoint_id: int
+    rotated_at: datetime
+    previous_signs_until: datetime
+
+
+ADMIN_EVENTS = (TokenCreated, TokenRevoked, WebhookEndpointCreated, WebhookEndpointUpdated,
+                WebhookEndpointDisabled, WebhookEndpointDeleted, WebhookSecretRotated)
+AdminEvent = (
+    TokenCreated | TokenRevoked | WebhookEndpointCreated | WebhookEndpointUpdated
+    | WebhookEndpointDisabled | WebhookEndpointDeleted | WebhookSecretRotated
+)
+
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
+    | AdminEvent
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (ArticleRegistered, CommentSubmitted, CommentScreened, CommentApproved,
-                CommentRejected)
+                CommentRejected, *ADMIN_EVENTS)
 }
+# What GET /v1/audit/actions lists: everything done to the service rather than to a comment.
+ADMIN_ACTION_TYPES = (ArticleRegistered.TYPE, *(cls.TYPE for cls in ADMIN_EVENTS))
 
 
 def comment_stream(comment_id: str) -> str:
@@ -96,3 +175,26 @@ def comment_stream(comment_id: str) -> str:
 
 def article_stream(article_id: str) -> str:
     return f"article-{article_id}"
+
+
+def token_stream(token_id: int) -> str:
+    return f"token-{token_id}"
+
+
+def webhook_endpoint_stream(endpoint_id: int) -> str:
+    return f"webhook-endpoint-{endpoint_id}"
+
+
+def url_fingerprint(url: str) -> tuple[str, str]:
+    """(origin, SHA-256 hex) of a URL: where it points, and a digest that changes with any
+    part of it, without recording a path or query that may be a receiver's secret."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+    return origin, hashlib.sha256(url.encode("utf-8")).hexdigest()

@@ -7,13 +7,14 @@ read, so events written years ago are never rewritten. Personal data is sealed b
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from ..domain.events import (
+    ADMIN_EVENTS,
     EVENT_TYPES,
     ArticleRegistered,
     CommentApproved,
@@ -99,6 +100,8 @@ class EventCodec:
                 data["comment_id"], data["article_id"], data["previous_status"],
                 data["moderator_id"], tuple(data["reasons"]),
                 data["guideline_version"], data["note"], _parse_time(data["decided_at"]))
+        if cls in ADMIN_EVENTS:
+            return _plain(cls, data)
         if cls is CommentScreened:
             return CommentScreened(
                 data["comment_id"], tuple(Flag(**f) for f in data["flags"]), data["risk"],
@@ -125,6 +128,20 @@ class EventCodec:
         if schema_version > target:
             raise UnknownEventType(f"{type_} schema {schema_version} is newer than this code")
         return data
+
+
+def _plain(cls: type, data: dict[str, Any]) -> DomainEvent:
+    """An event of scalars, tuples, dicts and times, stored field for field."""
+    values = {}
+    for f in fields(cls):
+        value = data[f.name]
+        kind = str(f.type)
+        if kind.startswith("datetime"):
+            value = _parse_time(value)
+        elif kind.startswith("tuple") and value is not None:
+            value = tuple(value)
+        values[f.name] = value
+    return cls(**values)
 
 
 CodecFactory = Callable[[Connection], EventCodec]

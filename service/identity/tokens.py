@@ -97,6 +97,11 @@ def list_tokens(conn: Connection, *, include_revoked: bool = True) -> list[Token
     return [TokenInfo(**r._mapping) for r in conn.execute(query)]
 
 
+def get(conn: Connection, token_id: int) -> TokenInfo | None:
+    row = conn.execute(sa.select(*_COLUMNS).where(api_tokens.c.id == token_id)).one_or_none()
+    return None if row is None else TokenInfo(**row._mapping)
+
+
 def revoke(conn: Connection, token_id: int, *, now: datetime) -> TokenInfo:
     """Revoke a token; revoking it again changes nothing. Unknown ids raise TokenError."""
     conn.execute(

@@ -25,6 +25,7 @@ from ..db import read_transaction, write_transaction
 from ..domain.events import DomainEvent
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import CodecFactory
+from .admin_actions import AdminActionsProjection
 from .articles import ArticleProjection
 from .base import Projection, checkpoints
 from .comments import CommentStateProjection
@@ -42,6 +43,7 @@ ALL_PROJECTIONS: tuple[type[Projection], ...] = (
     ArticleProjection,
     ModeratorActivityProjection,
     DecisionLogProjection,
+    AdminActionsProjection,
 )
 REBUILD_PREFIX = "rebuild_"
 

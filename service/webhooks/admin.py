@@ -9,21 +9,36 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..config import Settings
 from ..db import read_transaction, write_transaction
-from ..eventstore import EventStore
+from ..domain.events import (
+    DomainEvent,
+    WebhookEndpointCreated,
+    WebhookEndpointDeleted,
+    WebhookEndpointDisabled,
+    WebhookEndpointUpdated,
+    WebhookSecretRotated,
+    url_fingerprint,
+    webhook_endpoint_stream,
+)
+from ..eventstore import ANY, EventStore
 from ..eventstore.codec import CodecFactory
 from . import endpoints, outbox, payloads, ssrf
 from .dispatcher import Dispatcher, RetryPolicy
 from .endpoints import Endpoint, InvalidEndpoint
 from .transport import Transport
 
+if TYPE_CHECKING:
+    from ..application.unit_of_work import UnitOfWork
+
 _UNSET: Any = endpoints._UNSET
+# Who acts when a caller names nobody (tests, scripts); the API and the CLI always do.
+SYSTEM_METADATA: dict[str, Any] = {"actor": {"id": "system", "role": "system"}}
 
 
 class EndpointDisabled(Exception):
@@ -36,9 +51,14 @@ class EndpointDisabled(Exception):
 class Webhooks:
     def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime],
                  store: EventStore, codec_for: CodecFactory, *,
+                 unit_of_work: Callable[[], UnitOfWork],
                  resolver: ssrf.Resolver = ssrf.system_resolver,
                  ssl_context: ssl.SSLContext | None = None):
+        """`unit_of_work` opens the transaction every administrative change runs in, so the
+        change and its event (with the caller's metadata: actor, request id) commit
+        together."""
         self.engine = engine
+        self.unit_of_work = unit_of_work
         self.settings = settings
         self.clock = clock
         self.store = store
@@ -62,14 +82,26 @@ class Webhooks:
         return url
 
     def create_endpoint(self, url: str, *, event_types: Sequence[str] | None = None,
-                        description: str | None = None,
-                        include_body: bool = False) -> tuple[Endpoint, str]:
+                        description: str | None = None, include_body: bool = False,
+                        metadata: dict[str, Any] | None = None) -> tuple[Endpoint, str]:
         url = self.check_url(url)
         types = endpoints.valid_event_types(list(event_types) if event_types else [])
-        with write_transaction(self.engine) as conn:
-            return endpoints.create(conn, url=url, event_types=types,
-                                    description=description or "", include_body=include_body,
-                                    now=self.clock())
+        with self.unit_of_work() as uow:
+            endpoint, secret = endpoints.create(
+                uow.conn, url=url, event_types=types, description=description or "",
+                include_body=include_body, now=self.clock())
+            origin, digest = url_fingerprint(endpoint.url)
+            self._record(uow, endpoint.id, [WebhookEndpointCreated(
+                endpoint.id, origin, digest, endpoint.event_types, endpoint.description,
+                endpoint.include_body, endpoint.created_at)], metadata)
+            uow.commit()
+        return endpoint, secret
+
+    def _record(self, uow: UnitOfWork, endpoint_id: int, events: list[DomainEvent],
+                metadata: dict[str, Any] | None) -> None:
+        # ANY: SQLite may hand a deleted endpoint's id to a new one; its stream goes on
+        uow.record(webhook_endpoint_stream(endpoint_id), events, ANY,
+                   metadata or SYSTEM_METADATA)
 
     def endpoints(self) -> list[Endpoint]:
         with read_transaction(self.engine) as conn:
@@ -82,26 +114,48 @@ class Webhooks:
     def update_endpoint(self, endpoint_id: int, *, expected_version: int | None = None,
                         url: str = _UNSET, event_types: Sequence[str] = _UNSET,
                         description: str = _UNSET, include_body: bool = _UNSET,
-                        enabled: bool = _UNSET) -> Endpoint:
+                        enabled: bool = _UNSET,
+                        metadata: dict[str, Any] | None = None) -> Endpoint:
+        """Change what is given; records `webhook_endpoint.updated` for what changed
+        (enabling included) and `webhook_endpoint.disabled` when it is switched off."""
         if url is not _UNSET:
             url = self.check_url(url)
-        with write_transaction(self.engine) as conn:
-            return endpoints.update(conn, endpoint_id, now=self.clock(), url=url,
-                                    event_types=event_types, description=description,
-                                    include_body=include_body, enabled=enabled,
-                                    expected_version=expected_version)
+        with self.unit_of_work() as uow:
+            now = self.clock()
+            before = endpoints.get(uow.conn, endpoint_id, for_update=True)
+            after = endpoints.update(uow.conn, endpoint_id, now=now, url=url,
+                                     event_types=event_types, description=description,
+                                     include_body=include_body, enabled=enabled,
+                                     expected_version=expected_version)
+            events = _changes(before, after, now)
+            if events:
+                self._record(uow, endpoint_id, events, metadata)
+            uow.commit()
+        return after
 
-    def delete_endpoint(self, endpoint_id: int) -> None:
-        with write_transaction(self.engine) as conn:
-            endpoints.delete(conn, endpoint_id)
+    def delete_endpoint(self, endpoint_id: int, *,
+                        metadata: dict[str, Any] | None = None) -> None:
+        with self.unit_of_work() as uow:
+            endpoints.get(uow.conn, endpoint_id)
+            # The event first: an append takes the head lock before the delivery rows this
+            # delete removes, the order every append follows (no deadlock with them).
+            self._record(uow, endpoint_id, [WebhookEndpointDeleted(endpoint_id, self.clock())],
+                         metadata)
+            endpoints.delete(uow.conn, endpoint_id)
+            uow.commit()
 
-    def rotate_secret(self, endpoint_id: int) -> tuple[str, list[datetime]]:
+    def rotate_secret(self, endpoint_id: int, *,
+                      metadata: dict[str, Any] | None = None) -> tuple[str, list[datetime]]:
         """The new secret, and when each older secret still signing stops doing so."""
         overlap = timedelta(hours=self.settings.webhook_secret_overlap_hours)
-        with write_transaction(self.engine) as conn:
+        with self.unit_of_work() as uow:
             now = self.clock()
-            secret = endpoints.rotate_secret(conn, endpoint_id, now=now, overlap=overlap)
-            return secret, endpoints.secret_expiries(conn, endpoint_id, now)
+            secret = endpoints.rotate_secret(uow.conn, endpoint_id, now=now, overlap=overlap)
+            expiries = endpoints.secret_expiries(uow.conn, endpoint_id, now)
+            self._record(uow, endpoint_id,
+                         [WebhookSecretRotated(endpoint_id, now, now + overlap)], metadata)
+            uow.commit()
+        return secret, expiries
 
     def secret_expiries(self, endpoint_id: int) -> list[datetime]:
         with read_transaction(self.engine) as conn:
@@ -213,9 +267,30 @@ class Webhooks:
         return Dispatcher(
             self.engine, self.transport(),
             RetryPolicy(tuple(s.webhook_retry_schedule), s.webhook_retry_jitter),
-            store=self.store, codec_for=self.codec_for,
+            store=self.store, codec_for=self.codec_for, unit_of_work=self.unit_of_work,
             clock=self.clock, lease=timedelta(seconds=s.webhook_lease_seconds),
             disable_after=timedelta(hours=s.webhook_disable_after_hours), name=name, **extra)
+
+
+def _changes(before: Endpoint, after: Endpoint, now: datetime) -> list[DomainEvent]:
+    """The events that describe an endpoint's change (none when nothing changed)."""
+    changes: dict[str, Any] = {}
+    if after.url != before.url:
+        changes["url_origin"], changes["url_sha256"] = url_fingerprint(after.url)
+    if after.event_types != before.event_types:
+        changes["event_types"] = list(after.event_types)
+    if after.description != before.description:
+        changes["description"] = after.description
+    if after.include_body != before.include_body:
+        changes["include_body"] = after.include_body
+    if after.enabled and not before.enabled:
+        changes["enabled"] = True
+    events: list[DomainEvent] = []
+    if changes:
+        events.append(WebhookEndpointUpdated(after.id, after.version, changes, now))
+    if before.enabled and not after.enabled:
+        events.append(WebhookEndpointDisabled(after.id, after.disabled_reason or "", now))
+    return events
 
 
 def _with_state(row: dict[str, Any], now: datetime) -> dict[str, Any]:

@@ -43,7 +43,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..db import read_transaction, write_transaction
-from ..eventstore import EventStore
+from ..domain.events import WebhookEndpointDisabled, webhook_endpoint_stream
+from ..eventstore import ANY, EventStore
 from ..eventstore.codec import CodecFactory
 from . import endpoints, outbox, payloads, signing
 from .outbox import AUTO, FAILED, MANUAL, PENDING, SUCCEEDED, AttemptRecord, Claimed
@@ -132,12 +133,14 @@ class Outcome:
 class Dispatcher:
     def __init__(self, engine: Engine, transport: Transport, retry: RetryPolicy, *,
                  store: EventStore, codec_for: CodecFactory,
+                 unit_of_work: Callable[[], Any],
                  clock: Callable[[], datetime], lease: timedelta, disable_after: timedelta,
                  wall_clock: Callable[[], float] = time.time,
                  rnd: random.Random | None = None, name: str | None = None):
         self.engine = engine
         self.store = store
         self.codec_for = codec_for
+        self.unit_of_work = unit_of_work  # the dispatcher's own events go through it
         self.transport = transport
         self.retry = retry
         self.clock = clock
@@ -210,7 +213,8 @@ class Dispatcher:
         gone = response is not None and response.status == 410
         now = self.clock()
         d = outbox.webhook_deliveries
-        with write_transaction(self.engine) as conn:
+        with self.unit_of_work() as uow:
+            conn = uow.conn
             current = conn.execute(
                 sa.select(d.c.status, d.c.next_attempt_at, d.c.manual_requested_at,
                           d.c.lock_token).where(d.c.id == claimed.id).with_for_update()
@@ -254,8 +258,9 @@ class Dispatcher:
                 response_body=_excerpt(response),
                 next_attempt_at=next_at if ours and status == PENDING else None)
             applied = outbox.record(conn, claimed, attempt, state if ours else None)
-            disabled = self._endpoint_health(conn, claimed.endpoint_id, now, succeeded, gone,
+            disabled = self._endpoint_health(uow, claimed.endpoint_id, now, succeeded, gone,
                                              error)
+            uow.commit()
         self._log(claimed, trigger, number, response, error, status, next_at, applied)
         if not applied:
             self.stats.add(lapsed=1)
@@ -269,8 +274,11 @@ class Dispatcher:
             self.stats.add(endpoints_disabled=1)
         return Outcome(claimed.id, succeeded, _code(response), error, status, next_at)
 
-    def _endpoint_health(self, conn: sa.Connection, endpoint_id: int, now: datetime,
+    def _endpoint_health(self, uow: Any, endpoint_id: int, now: datetime,
                          succeeded: bool, gone: bool, error: str | None) -> bool:
+        """Track the endpoint's failure run; disable it (recording `webhook_endpoint.disabled`
+        with the dispatcher as actor, in this transaction) when it has failed too long."""
+        conn = uow.conn
         e = endpoints.webhook_endpoints
         if succeeded:
             conn.execute(e.update().where(e.c.id == endpoint_id, e.c.failing_since.is_not(None))
@@ -289,6 +297,9 @@ class Dispatcher:
             reason = (f"every attempt failed for {hours:g} h (since "
                       f"{payloads.iso(since)}); last error: {error}")[:500]
         if endpoints.disable(conn, endpoint_id, now=now, reason=reason):
+            uow.record(webhook_endpoint_stream(endpoint_id),
+                       [WebhookEndpointDisabled(endpoint_id, reason[:500], now)], ANY,
+                       {"actor": {"id": self.name, "role": "system"}})
             log.warning("webhook endpoint %d disabled: %s", endpoint_id, reason)
             return True
         return False

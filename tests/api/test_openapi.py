@@ -26,7 +26,7 @@ ENDPOINTS = {
     ("post", "/v1/comments/{comment_id}/reject"),
     ("post", "/v1/comments/{comment_id}/claim"), ("delete", "/v1/comments/{comment_id}/claim"),
     ("get", "/v1/events"),
-    ("get", "/v1/audit/decisions"), ("get", "/v1/stats"),
+    ("get", "/v1/audit/decisions"), ("get", "/v1/audit/actions"), ("get", "/v1/stats"),
     ("get", "/v1/webhooks/endpoints"), ("post", "/v1/webhooks/endpoints"),
     ("get", "/v1/webhooks/endpoints/{endpoint_id}"),
     ("patch", "/v1/webhooks/endpoints/{endpoint_id}"),

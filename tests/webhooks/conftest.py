@@ -34,7 +34,8 @@ def hook_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def hooks(services: Services, hook_settings: Settings, clock) -> Webhooks:  # noqa: ANN001
     return Webhooks(services.engine, hook_settings, clock,
-                     services.store, services.codec_for)
+                     services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ def test_a_500_is_retried_on_schedule_with_the_same_id(services, hooks, receiver
 def test_after_the_last_attempt_the_delivery_fails(services, hook_settings, clock, receiver):
     settings = replace(hook_settings, webhook_retry_schedule=(0, 10, 20))
     hooks = Webhooks(services.engine, settings, clock,
-                     services.store, services.codec_for)
+                     services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
     receiver.respond = lambda r: (503, {}, b"")
     endpoint_id = make(hooks, receiver, event_types=["comment.approved"])
     moderate(services)
@@ -144,7 +145,8 @@ def test_429_honours_retry_after_within_bounds(services, hooks, receiver, clock,
 def test_receiver_down_and_slow_receivers_are_retried(services, hook_settings, clock, receiver):
     settings = replace(hook_settings, webhook_timeout_seconds=0.5)
     hooks = Webhooks(services.engine, settings, clock,
-                     services.store, services.codec_for)
+                     services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
     down, secret = hooks.create_endpoint(f"http://127.0.0.1:{closed_port()}/",
                                          event_types=["comment.approved"])
     receiver.respond = lambda r: (time.sleep(1.0), (204, {}, b""))[1]
@@ -174,6 +176,13 @@ def test_an_endpoint_failing_for_five_days_is_disabled(services, hooks, receiver
     assert not endpoint.enabled
     assert "every attempt failed for 120 h" in endpoint.disabled_reason
     assert "HTTP 500" in endpoint.disabled_reason
+    # recorded in the log, with the dispatcher as actor, in the attempt's transaction
+    with services.engine.connect() as conn:
+        [disabled] = services.store.read_all(conn, types=["webhook_endpoint.disabled"])
+    assert disabled.stream_id == f"webhook-endpoint-{endpoint_id}"
+    assert disabled.data["reason"] == endpoint.disabled_reason
+    assert disabled.metadata["actor"]["role"] == "system"
+    assert disabled.metadata["actor"]["id"].startswith("dispatcher-")
     hooks.update_endpoint(endpoint_id, enabled=True)  # and an admin can enable it again
     assert hooks.endpoint(endpoint_id).failing_since is None
 
@@ -233,7 +242,8 @@ def test_manual_redelivery_keeps_the_id_and_the_schedule(services, hooks, receiv
 def test_recover_resends_failures_and_what_was_missed(services, hook_settings, clock,
                                                       receiver):
     hooks = Webhooks(services.engine, replace(hook_settings, webhook_retry_schedule=(0,)),
-                     clock, services.store, services.codec_for)
+                     clock, services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
     receiver.respond = lambda r: (500, {}, b"")
     endpoint_id = make(hooks, receiver, event_types=["comment.approved"])
     start = clock()

@@ -95,7 +95,8 @@ def _dispatch_with_clock_ahead(url: str, seconds_ahead: float) -> dict[str, int]
     services = build(settings, clock=clock)
     try:
         hooks = Webhooks(services.engine, settings, clock,
-                     services.store, services.codec_for)
+                     services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
         return hooks.dispatcher(name="restarted").run(concurrency=4, once=True).as_dict()
     finally:
         services.close()
