@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from service.application.commands import (
     Actor,
     ApproveComment,
+    CloseArticle,
     Context,
     RegisterArticle,
     RejectComment,
+    ReopenArticle,
     SubmitComment,
 )
 from service.db import write_transaction
@@ -34,6 +36,9 @@ command = st.one_of(
     st.tuples(st.just("reject"), st.integers(0, 30), st.integers(0, 2),
               st.lists(st.sampled_from(["threats", "off_topic", "other", "profanity"]),
                        min_size=1, max_size=3), st.booleans()),
+    st.tuples(st.just("close"), st.sampled_from(["a1", "a2"]),
+              st.sampled_from([None, "Closed for the night."])),
+    st.tuples(st.just("reopen"), st.sampled_from(["a1", "a2"])),
 )
 
 
@@ -47,6 +52,10 @@ def run(services, commands, state):
                     art, f"Reader {author}", body, author_email=f"r{author}@example.org",
                     parent_id=parent), Context())
                 state.append(r.id)
+            elif cmd[0] == "close":
+                services.moderation.close_article(CloseArticle(cmd[1], cmd[2]), MODS[0])
+            elif cmd[0] == "reopen":
+                services.moderation.reopen_article(ReopenArticle(cmd[1]), MODS[1])
             elif state:
                 cid = state[cmd[1] % len(state)]
                 version = services.queries.comment(cid)["version"]

@@ -9,18 +9,24 @@ from datetime import datetime
 from flask import request
 from flask.views import MethodView
 
-from ..application.commands import RegisterArticle, SubmitComment
+from ..application.commands import CloseArticle, RegisterArticle, ReopenArticle, SubmitComment
 from ..application.errors import ArticleNotFound
 from . import cursors
-from .auth import ADMINS, context, requires
+from .auth import ADMINS, AUDITORS, MODERATORS, context, requires
+from .comments import etag, expected_version
 from .errors import ApiError
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
+    ArticleClosedSchema,
     ArticleInSchema,
     ArticleSchema,
+    CloseArticleInSchema,
+    HistorySchema,
     PageArgsSchema,
     PublicPageSchema,
+    ReopenArticleInSchema,
+    StreamConflictSchema,
     SubmissionInSchema,
     SubmissionSchema,
     to_utc,
@@ -39,8 +45,16 @@ IDEMPOTENCY_HEADER = {
 }
 SUBMIT_NOTES = (
     "Rate-limited per client address (429 with Retry-After). The comment stays pending, "
-    "invisible to readers, until a moderator approves it. `Location` points at the comment."
+    "invisible to readers, until a moderator approves it. `Location` points at the comment. "
+    "A closed article answers 409 article_closed with its closed_message."
 )
+IF_MATCH = {
+    "in": "header", "name": "If-Match", "required": False,
+    "schema": {"type": "string", "pattern": r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'},
+    "description": 'Optional: the article version (ETag of GET /v1/articles/{id}) this is '
+                   "based on; a stale one answers 409 version_conflict.",
+}
+ETAG = {"ETag": {"description": "The article's version.", "schema": {"type": "string"}}}
 
 
 @blp.route("")
@@ -65,8 +79,57 @@ class Article(MethodView):
     @blp.response(200, ArticleSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     def get(self, article_id):
-        """Show an article and how many comments it has published."""
-        return _article(article_id)
+        """Show an article, whether it takes comments, and how many it has published."""
+        article = _article(article_id)
+        return article, 200, {"ETag": etag(article["version"])}
+
+
+@blp.route("/<article_id:article_id>/close", parameters=[IF_MATCH])
+class CloseArticleView(MethodView):
+    @requires(*MODERATORS)
+    @blp.arguments(CloseArticleInSchema, required=False)
+    @blp.response(200, ArticleSchema, headers=ETAG)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=StreamConflictSchema,
+                      description="Already closed, or a stale If-Match.")
+    def post(self, body, article_id):
+        """Close an article to new comments, with an optional message for readers."""
+        services = runtime().services
+        services.moderation.close_article(CloseArticle(
+            article_id, body.get("message"), expected_version(body, required=False)),
+            context())
+        article = _article(article_id)
+        return article, 200, {"ETag": etag(article["version"])}
+
+
+@blp.route("/<article_id:article_id>/reopen", parameters=[IF_MATCH])
+class ReopenArticleView(MethodView):
+    @requires(*MODERATORS)
+    @blp.arguments(ReopenArticleInSchema, required=False)
+    @blp.response(200, ArticleSchema, headers=ETAG)
+    @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=StreamConflictSchema,
+                      description="Not closed, or a stale If-Match.")
+    def post(self, body, article_id):
+        """Reopen a closed article to new comments."""
+        services = runtime().services
+        services.moderation.reopen_article(ReopenArticle(
+            article_id, expected_version(body, required=False)), context())
+        article = _article(article_id)
+        return article, 200, {"ETag": etag(article["version"])}
+
+
+@blp.route("/<article_id:article_id>/events")
+class ArticleEvents(MethodView):
+    @requires(*AUDITORS)
+    @blp.response(200, HistorySchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, article_id):
+        """List every event of an article's stream (registered, closed, reopened)."""
+        items = runtime().services.queries.article_history(article_id)
+        if items is None:
+            raise ArticleNotFound(f"article {article_id} does not exist")
+        return {"items": items}
 
 
 @blp.route("/<article_id:article_id>/comments")
@@ -92,6 +155,8 @@ class ArticleComments(MethodView):
     })
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=ArticleClosedSchema,
+                      description="The article is closed to new comments.")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
     @blp.doc(parameters=[IDEMPOTENCY_HEADER], description=SUBMIT_NOTES)
     def post(self, body, article_id):

@@ -154,9 +154,17 @@ def _decided(result: Any) -> tuple[dict, int, dict]:
 
 
 def _expected_version(body: dict) -> int:
+    return expected_version(body, required=True)  # type: ignore[return-value]
+
+
+def expected_version(body: dict, *, required: bool) -> int | None:
+    """The version a write is based on, from If-Match or the body's expected_version;
+    None when neither is given and it is optional (428 when it is required)."""
     header = request.headers.get("If-Match")
     from_header = _parse_if_match(header) if header is not None else None
     from_body = body.get("expected_version")
+    if from_header is None and from_body is None and not required:
+        return None
     if from_header is None and from_body is None:
         raise ApiError(428, "precondition_required",
                        "Say which version you decided on: send If-Match with the comment's "
@@ -173,7 +181,7 @@ def _parse_if_match(header: str) -> int:
     tags = _tags(header)
     if len(tags) != 1 or not VERSION_TAG.match(tags[0]):
         raise ApiError(400, "invalid_if_match",
-                       'If-Match must be one comment version as its ETag, e.g. "3".',
+                       'If-Match must be one version as its ETag, e.g. "3".',
                        {"If-Match": ['Expected one version such as "3".']})
     return int(tags[0].strip('"'))
 

@@ -15,6 +15,8 @@ Domain and application errors map to statuses here and nowhere else:
     decision_refused                                     409  (already in that state)
     version_conflict (StaleVersion)                      409  + current state and winner
     article_exists                                       409
+    article_closed                                       409  + closed_message
+    version_conflict (StaleStreamVersion)                409  + current_version (articles)
     claimed_by_other                                     409  (another moderator's claim)
     database unreachable, lock or statement timeout      503  + Retry-After
     anything unexpected                                  500  (logged, no details leak)
@@ -36,9 +38,11 @@ from ..application.errors import (
     ArticleNotFound,
     ClaimedByOther,
     IdempotencyKeyReused,
+    StaleStreamVersion,
     StaleVersion,
 )
 from ..domain.errors import (
+    ArticleIsClosed,
     CommentNotFound,
     DecisionRefused,
     DomainError,
@@ -55,6 +59,8 @@ RETRY_AFTER_SECONDS = 5
 # Most specific first: NoteRequired is a DecisionRefused, UnknownReason an InvalidInput.
 DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (StaleVersion, 409),
+    (StaleStreamVersion, 409),
+    (ArticleIsClosed, 409),
     (NoteRequired, 422),
     (DecisionRefused, 409),
     (CommentNotFound, 404),
@@ -174,7 +180,8 @@ def _handle_domain_error(error: DomainError) -> Response:
     if isinstance(error, StaleVersion):
         return _version_conflict(error)
     status = domain_status(error)
-    return error_response(status, error.code, _sentence(error.message), error.errors)
+    return error_response(status, error.code, _sentence(error.message), error.errors,
+                          **error.details)
 
 
 def _version_conflict(error: StaleVersion) -> Response:

@@ -97,6 +97,23 @@ class ArticleInSchema(StrictSchema):
     summary = fields.String(load_default=None, allow_none=True)
 
 
+class CloseArticleInSchema(StrictSchema):
+    message = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Shown to readers on the article and to anyone whose submission is "
+                       "refused (up to 500 characters)."})
+    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                      validate=validate.Range(min=0, max=MAX_POSITION),
+                                      metadata={
+        "description": "Optional: the article's version (its ETag) this is based on."})
+
+
+class ReopenArticleInSchema(StrictSchema):
+    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                      validate=validate.Range(min=0, max=MAX_POSITION),
+                                      metadata={
+        "description": "Optional: the article's version (its ETag) this is based on."})
+
+
 class PageArgsSchema(StrictSchema):
     cursor = fields.String(load_default=None, metadata={
         "description": "next_cursor from the previous page."})
@@ -277,6 +294,21 @@ class VersionConflictSchema(ErrorSchema):
     winning_decision = fields.Nested(DecisionSummarySchema, allow_none=True, required=True)
 
 
+class StreamConflictSchema(ErrorSchema):
+    """A 409 for an article or author: refused from its current state (decision_refused)
+    or a stale version (version_conflict, with current_version)."""
+
+    current_version = fields.Integer(metadata={
+        "description": "Only for version_conflict: the version to base a retry on."})
+
+
+class ArticleClosedSchema(ErrorSchema):
+    """A 409 article_closed: the article takes no more comments."""
+
+    closed_message = fields.String(allow_none=True, required=True, metadata={
+        "description": "What the moderators say about the closing, or null."})
+
+
 class PublicCommentSchema(ma.Schema):
     """An approved comment as readers see it: no e-mail, notes or moderator identities."""
 
@@ -303,6 +335,15 @@ class ArticleSchema(ma.Schema):
     summary = fields.String(allow_none=True, required=True)
     registered_at = fields.DateTime(required=True)
     approved_comments = fields.Integer(attribute="approved", required=True)
+    status = fields.Function(lambda a: "closed" if a["closed"] else "open", required=True,
+                             metadata={"type": "string", "enum": ["open", "closed"],
+                                       "description": "closed: no new comments accepted."})
+    closed_message = fields.String(allow_none=True, required=True, metadata={
+        "description": "What readers are told about the closing; null when open."})
+    closed_at = fields.DateTime(allow_none=True, required=True)
+    version = fields.Integer(required=True, metadata={
+        "description": "The article stream's version (the ETag); close and reopen accept "
+                       "it as If-Match."})
 
 
 class GuidelineSchema(ma.Schema):

@@ -66,3 +66,16 @@ class RejectComment:
     expected_version: int
     reasons: object
     note: object = None
+
+
+@dataclass(frozen=True)
+class CloseArticle:
+    article_id: str
+    message: object = None
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class ReopenArticle:
+    article_id: str
+    expected_version: int | None = None

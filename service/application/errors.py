@@ -49,3 +49,20 @@ class ClaimedByOther(DomainError):
             f"{claim['expires_at'].isoformat()}",
             {"comment_id": [f"Claimed by {claim['moderator_id']}."]})
         self.claim = claim
+
+
+class StaleStreamVersion(DomainError):
+    """A command on an article or author named a version that is no longer current."""
+
+    code = "version_conflict"
+
+    def __init__(self, what: str, expected: int, actual: int):
+        super().__init__(
+            f"{what} is at version {actual}, not {expected}: someone else changed it first",
+            {"expected_version": [f"Current version is {actual}."]})
+        self.expected = expected
+        self.actual = actual
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"current_version": self.actual}

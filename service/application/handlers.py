@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.article import register_article, valid_article_id
+from ..domain.article import Article, register_article, valid_article_id
 from ..domain.comment import DEFAULT_RULES, SubmissionRules, new_comment_id, submit_comment
-from ..domain.errors import CommentNotFound, ParentNotFound
+from ..domain.errors import ArticleIsClosed, CommentNotFound, ParentNotFound
 from ..domain.events import (
     CommentApproved,
     CommentRejected,
@@ -24,7 +24,7 @@ from ..domain.events import (
 )
 from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
 from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
-from ..projections.articles import get_article
+from ..projections.articles import closure, get_article
 from ..projections.comments import author_history
 from ..projections.runner import ProjectionRunner
 from ..screening.rules import AuthorHistory
@@ -33,12 +33,14 @@ from .commands import (
     READER,
     Actor,
     ApproveComment,
+    CloseArticle,
     Context,
     RegisterArticle,
     RejectComment,
+    ReopenArticle,
     SubmitComment,
 )
-from .errors import ArticleExists, ArticleNotFound, StaleVersion
+from .errors import ArticleExists, ArticleNotFound, StaleStreamVersion, StaleVersion
 from .idempotency import recall, remember, request_fingerprint
 from .unit_of_work import Follower, UnitOfWork
 
@@ -148,6 +150,7 @@ class Moderation:
                 ids.append(str(uuid.uuid4()))
             rec = uow.record(comment_stream(event.comment_id), events, NO_STREAM, metas,
                              ids)[-1]
+            self._check_still_open(uow, article_id)
             result = Recorded(event.comment_id, rec.version, rec.position, "pending",
                               event.submitted_at.isoformat())
             if cmd.idempotency_key is not None:
@@ -160,14 +163,63 @@ class Moderation:
         return result
 
     def _check_article(self, uow: UnitOfWork, article_id: str) -> None:
-        """Articles are never removed, so one seen to exist need not be looked up again."""
+        """Articles are never removed, so one seen to exist need not be looked up again
+        (whether it is closed is checked after the append, see `_check_still_open`)."""
         if article_id in self._known_articles:
             return
-        if get_article(uow.conn, article_id) is None:
+        article = get_article(uow.conn, article_id)
+        if article is None:
             raise ArticleNotFound(f"article {article_id} does not exist")
+        if article["closed"]:
+            raise ArticleIsClosed(article_id, article["closed_message"])
         if len(self._known_articles) > 100_000:
             self._known_articles.clear()
         self._known_articles.add(article_id)
+
+    @staticmethod
+    def _check_still_open(uow: UnitOfWork, article_id: str) -> None:
+        """Read once the append holds the log's head lock: every closing committed before
+        this submission's position is visible, so none can slip in after a closing (the
+        refusal rolls the whole submission back)."""
+        state = closure(uow.conn, article_id)
+        if state is None:  # pragma: no cover - articles are never removed
+            raise ArticleNotFound(f"article {article_id} does not exist")
+        if state[0]:
+            raise ArticleIsClosed(article_id, state[1])
+
+    def close_article(self, cmd: CloseArticle, ctx: Context) -> Recorded:
+        """Close an article to new comments; what is already there stays as it is."""
+        return self._change_article(
+            cmd.article_id, cmd.expected_version, ctx,
+            lambda a, now: a.close(ctx.actor.id, cmd.message, now), "closed")
+
+    def reopen_article(self, cmd: ReopenArticle, ctx: Context) -> Recorded:
+        return self._change_article(
+            cmd.article_id, cmd.expected_version, ctx,
+            lambda a, now: a.reopen(ctx.actor.id, now), "open")
+
+    def _change_article(self, article_id: object, expected: int | None, ctx: Context,
+                        change: Callable, status: str) -> Recorded:
+        article_id = valid_article_id(article_id)
+        stream = article_stream(article_id)
+        with self.unit_of_work() as uow:
+            history = [uow.codec.decode(r) for r in self.store.read_stream(uow.conn, stream)]
+            if not history:
+                raise ArticleNotFound(f"article {article_id} does not exist")
+            article = Article.from_history(article_id, history)
+            if expected is not None and expected != article.version:
+                raise StaleStreamVersion(f"article {article_id}", expected, article.version)
+            now = self.clock()
+            event = change(article, now)
+            try:
+                [rec] = uow.record(stream, [event], article.version, ctx.metadata())
+            except WrongExpectedVersion as exc:
+                raise StaleStreamVersion(f"article {article_id}", article.version,
+                                         exc.actual) from None
+            uow.commit()
+        log.info("article %s %s by %s at position %d", article_id, status, ctx.actor.id,
+                 rec.position)
+        return Recorded(article_id, rec.version, rec.position, status, now.isoformat())
 
     def _screen(self, uow: UnitOfWork, event: CommentSubmitted,
                 first_seen: bool) -> CommentScreened:

@@ -18,6 +18,7 @@ from ..domain.events import (
     CommentRejected,
     CommentSubmitted,
     DomainEvent,
+    article_stream,
     comment_stream,
 )
 from ..eventstore import EventStore, RecordedEvent
@@ -97,6 +98,14 @@ class ModerationQueries:
         if not described:
             raise CommentNotFound(f"comment {comment_id} does not exist")
         return described
+
+    def article_history(self, article_id: str) -> list[dict[str, Any]] | None:
+        """Every event of an article's stream, oldest first; None if there is no article."""
+        with read_transaction(self.engine) as conn:
+            recorded = self.store.read_stream(conn, article_stream(article_id))
+            codec = self._codec(conn)
+            described = [describe(r, codec.decode(r), personal=False) for r in recorded]
+        return described or None
 
     def comment_as_of(self, comment_id: str, *, position: int | None = None,
                       at: datetime | None = None) -> tuple[Comment, int]:

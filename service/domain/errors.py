@@ -11,6 +11,11 @@ class DomainError(Exception):
         self.message = message
         self.errors = errors or {}
 
+    @property
+    def details(self) -> dict[str, object]:
+        """Extra top-level fields of the error body (e.g. a closing message); JSON-ready."""
+        return {}
+
 
 class InvalidInput(DomainError):
     """A command's content breaks a validation rule."""
@@ -38,3 +43,18 @@ class NoteRequired(DecisionRefused):
 
 class UnknownReason(InvalidInput):
     code = "unknown_reason"
+
+
+class ArticleIsClosed(DomainError):
+    """The article takes no more comments; `closed_message` is what readers are told."""
+
+    code = "article_closed"
+
+    def __init__(self, article_id: str, closed_message: str | None):
+        super().__init__(f"article {article_id} is closed to new comments"
+                         + (f": {closed_message}" if closed_message else ""))
+        self.closed_message = closed_message
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"closed_message": self.closed_message}

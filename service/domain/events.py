@@ -81,6 +81,25 @@ class CommentRejected:
     decided_at: datetime
 
 
+@dataclass(frozen=True)
+class ArticleClosed:
+    """No more submissions: `message` is shown to readers (and to a refused submitter)."""
+
+    TYPE = "article.closed"
+    article_id: str
+    message: str | None
+    moderator_id: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
+class ArticleReopened:
+    TYPE = "article.reopened"
+    article_id: str
+    moderator_id: str
+    reopened_at: datetime
+
+
 # -- administrative actions: who changed the service's access and its outward links -------
 # Never a token, its hash or a signing secret; endpoint URLs only as their origin and a
 # SHA-256 of the whole URL (paths and queries often carry a receiver's capability).
@@ -157,13 +176,13 @@ AdminEvent = (
 
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
-    | AdminEvent
+    | ArticleClosed | ArticleReopened | AdminEvent
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (ArticleRegistered, CommentSubmitted, CommentScreened, CommentApproved,
-                CommentRejected, *ADMIN_EVENTS)
+                CommentRejected, ArticleClosed, ArticleReopened, *ADMIN_EVENTS)
 }
 # What GET /v1/audit/actions lists: everything done to the service rather than to a comment.
 ADMIN_ACTION_TYPES = (ArticleRegistered.TYPE, *(cls.TYPE for cls in ADMIN_EVENTS))

@@ -106,10 +106,12 @@ class EventCodec:
             return CommentScreened(
                 data["comment_id"], tuple(Flag(**f) for f in data["flags"]), data["risk"],
                 data["screener"], _parse_time(data["screened_at"]))
-        return ArticleRegistered(
-            article_id=data["article_id"], title=data["title"], url=data["url"],
-            language=data["language"], published_at=_parse_time(data["published_at"]),
-            summary=data["summary"], registered_at=_parse_time(data["registered_at"]))
+        if cls is ArticleRegistered:
+            return ArticleRegistered(
+                article_id=data["article_id"], title=data["title"], url=data["url"],
+                language=data["language"], published_at=_parse_time(data["published_at"]),
+                summary=data["summary"], registered_at=_parse_time(data["registered_at"]))
+        return _plain(cls, data)
 
     def public_payload(self, recorded: RecordedEvent) -> dict[str, Any]:
         """The payload without its sealed personal part, straight from storage: what a

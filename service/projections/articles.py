@@ -1,4 +1,5 @@
-"""Articles and their comment counts by status."""
+"""Articles, whether they take comments (open or closed, with the closing message), and
+their comment counts by status."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from sqlalchemy.engine import Connection
 
 from ..db import UTCDateTime, metadata
 from ..domain.events import (
+    ArticleClosed,
     ArticleRegistered,
+    ArticleReopened,
     CommentApproved,
     CommentRejected,
     CommentSubmitted,
 )
-from .base import Change, Projection, add_counts, bulk_insert
+from .base import Change, Projection, RowBatch, add_counts
 
 articles = sa.Table(
     "articles",
@@ -30,6 +33,11 @@ articles = sa.Table(
     sa.Column("pending", sa.Integer(), nullable=False),
     sa.Column("approved", sa.Integer(), nullable=False),
     sa.Column("rejected", sa.Integer(), nullable=False),
+    sa.Column("closed", sa.Boolean(), nullable=False),
+    sa.Column("closed_message", sa.Text(), nullable=True),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Column("closed_by", sa.String(100), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),
 )
 
 
@@ -39,22 +47,30 @@ class ArticleProjection(Projection):
 
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
-        registered = []
+        rows = RowBatch(table, "article_id")
         counts: dict[tuple, dict[str, int]] = {}
-        for _, event in changes:
+        for recorded, event in changes:
             match event:
                 case ArticleRegistered():
-                    registered.append(dict(
+                    rows.insert(dict(
                         article_id=event.article_id, title=event.title, url=event.url,
                         language=event.language, published_at=event.published_at,
                         summary=event.summary, registered_at=event.registered_at,
-                        pending=0, approved=0, rejected=0))
+                        pending=0, approved=0, rejected=0, closed=False, closed_message=None,
+                        closed_at=None, closed_by=None, version=recorded.version))
+                case ArticleClosed():
+                    rows.update(event.article_id, closed=True, closed_message=event.message,
+                                closed_at=event.closed_at, closed_by=event.moderator_id,
+                                version=recorded.version)
+                case ArticleReopened():
+                    rows.update(event.article_id, closed=False, closed_message=None,
+                                closed_at=None, closed_by=None, version=recorded.version)
                 case CommentSubmitted():
                     _bump(counts, event.article_id, pending=1)
                 case CommentApproved() | CommentRejected():
                     new = "approved" if isinstance(event, CommentApproved) else "rejected"
                     _bump(counts, event.article_id, **{event.previous_status: -1, new: 1})
-        bulk_insert(conn, table, registered)
+        rows.flush(conn)
         add_counts(conn, table, counts, ["article_id"])
 
 
@@ -76,3 +92,12 @@ def pending_total(conn: Connection, article_id: str | None = None) -> int:
     if article_id is not None:
         query = query.where(articles.c.article_id == article_id)
     return int(conn.execute(query).scalar_one())
+
+
+def closure(conn: Connection, article_id: str) -> tuple[bool, str | None] | None:
+    """Whether the article is closed, and its message; None if there is no such article.
+    Read at the moment of asking (a statement of its own), so after the append lock it sees
+    every closing committed before."""
+    row = conn.execute(sa.select(articles.c.closed, articles.c.closed_message)
+                       .where(articles.c.article_id == article_id)).one_or_none()
+    return (bool(row.closed), row.closed_message) if row else None

@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection
 from ..db import JSONDoc, UTCDateTime, metadata
 from . import signing
 
-SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected")
+SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected",
+                "article.closed", "article.reopened")
 PING = "webhook.ping"
 MAX_OLD_SECRETS = 10
 MAX_DESCRIPTION = 500

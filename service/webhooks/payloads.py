@@ -1,7 +1,8 @@
 """What a webhook says: a small, stable `{"type", "timestamp", "data"}` document.
 
-`data` holds ids, the article, the comment's status, reasons, the actor and times: enough to
-act on, and for anything more a consumer asks the API. Personal data stays out: no author
+`data` holds ids, the article, the comment's (or article's) status, reasons, the actor and
+times: enough to act on, and for anything more a consumer asks the API. Personal data stays
+out: no author
 name, e-mail or network address, no moderator note, no screening evidence (it quotes the
 text). The comment body is included only for endpoints that opted in, and only in
 `comment.submitted`; it is not stored with the delivery but read from the event log at send
@@ -19,6 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..domain.events import (
+    ArticleClosed,
+    ArticleReopened,
     CommentApproved,
     CommentRejected,
     CommentScreened,
@@ -45,10 +48,18 @@ def event_payload(recorded: RecordedEvent, event: DomainEvent) -> dict[str, Any]
     data: dict[str, Any] = {
         "event_id": recorded.event_id,
         "position": recorded.position,
-        "comment_id": event.comment_id,  # type: ignore[union-attr]
         "actor": {"id": actor.get("id"), "role": actor.get("role")},
     }
-    if isinstance(event, CommentSubmitted):
+    if hasattr(event, "comment_id"):
+        data["comment_id"] = event.comment_id
+    if isinstance(event, ArticleClosed):
+        # the closing message is the moderators' public text for readers, not personal data
+        data.update(article_id=event.article_id, status="closed", message=event.message,
+                    moderator_id=event.moderator_id, closed_at=iso(event.closed_at))
+    elif isinstance(event, ArticleReopened):
+        data.update(article_id=event.article_id, status="open",
+                    moderator_id=event.moderator_id, reopened_at=iso(event.reopened_at))
+    elif isinstance(event, CommentSubmitted):
         data.update(article_id=event.article_id, parent_id=event.parent_id,
                     author_id=event.author_id, status="pending",
                     submitted_at=iso(event.submitted_at))

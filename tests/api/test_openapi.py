@@ -21,6 +21,8 @@ ENDPOINTS = {
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/v1/guidelines"),
     ("post", "/v1/articles"), ("get", "/v1/articles/{article_id}"),
     ("get", "/v1/articles/{article_id}/comments"), ("post", "/v1/articles/{article_id}/comments"),
+    ("post", "/v1/articles/{article_id}/close"), ("post", "/v1/articles/{article_id}/reopen"),
+    ("get", "/v1/articles/{article_id}/events"),
     ("get", "/v1/queue"), ("get", "/v1/comments/{comment_id}"),
     ("get", "/v1/comments/{comment_id}/events"), ("post", "/v1/comments/{comment_id}/approve"),
     ("post", "/v1/comments/{comment_id}/reject"),
