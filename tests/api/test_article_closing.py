@@ -168,7 +168,8 @@ def test_closing_is_in_the_history_and_the_feed(client, tokens, article, service
 def test_closing_and_reopening_reach_webhooks(client, tokens, article, services,
                                               api_settings):
     hooks = Webhooks(services.engine, replace(api_settings, webhook_allow_loopback=True),
-                     services.clock, services.store, services.codec_for)
+                     services.clock, services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
     endpoint, _ = hooks.create_endpoint("http://127.0.0.1:9/articles",
                                         event_types=["article.closed", "article.reopened"])
     submitted_id(client, article)
