@@ -26,6 +26,7 @@ from .api.runtime import Runtime
 from .application.audit import AuditQueries
 from .bootstrap import Services, build, configure_logging
 from .config import Settings
+from .dashboard import blp as dashboard_blueprint
 
 API_DESCRIPTION = """\
 Comment moderation: readers submit comments, moderators approve or reject them, auditors
@@ -111,6 +112,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     install(app)
     register_blueprints(api)
     api.register_blueprint(webhooks_api.blp)  # /v1/webhooks, in service/api/webhooks.py
+    app.register_blueprint(dashboard_blueprint)  # /dashboard/, static files in service/dashboard
 
     # Per client address (after ProxyFix). With the default memory:// storage each gunicorn
     # worker counts on its own, so the effective limit is the configured one times the

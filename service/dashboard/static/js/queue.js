@@ -1,0 +1,461 @@
+// The queue: pending comments as cards, decided with the keyboard or the mouse.
+// Every decision carries the version the card was shown at (If-Match); a 409 names who
+// decided first and refreshes the card.
+
+import { ApiError, call, query } from "./api.js";
+import { announce, clear, h } from "./dom.js";
+import { authorLine, commentText, flagChips, metaLine } from "./card.js";
+import { ago, humanCode, utc } from "./format.js";
+import { detectLang, LANGUAGES } from "./lang.js";
+
+const PAGE = 50;
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/;
+let state = null;
+
+export async function guidelines() {
+  if (!guidelines.cache) {
+    guidelines.cache = call("/v1/guidelines", { auth: false }).then(({ data }) => ({
+      version: data.version,
+      list: data.guidelines,
+      byCode: new Map(data.guidelines.map((g) => [g.code, g])),
+    }));
+  }
+  return guidelines.cache;
+}
+
+function freshState(root, role) {
+  return {
+    root, role, items: [], selected: 0, total: 0, nextCursor: null, loading: false,
+    filters: { sort: "oldest", article_id: "", flag: "", lang: "", text: "" },
+    panel: null,      // {id, mode: "reject"|"note", reasons: Set}
+    notes: new Map(), // comment id -> note text typed so far
+    flagsSeen: new Set(),
+    parents: new Map(),
+    catalogue: null,
+  };
+}
+
+export async function mount(root, { role }) {
+  state = freshState(root, role);
+  document.title = "Queue · Moderation dashboard";
+  if (role === "auditor") {
+    root.append(h("h1", {}, "Queue"),
+      h("p", { class: "empty" }, "Auditors read decisions, not the queue: see Audit and Statistics."));
+    return;
+  }
+  const catalogue = await guidelines();
+  if (!state || state.root !== root) return;
+  state.catalogue = catalogue;
+  root.append(toolbar(), h("p", { class: "summary", id: "queue-summary", "aria-live": "polite" }),
+    h("div", { class: "cards", id: "cards", role: "list", "aria-label": "Pending comments" }),
+    h("p", { class: "more" }, h("button", { type: "button", id: "more", hidden: true,
+      onclick: () => load(true) }, "Load more")));
+  await load(false);
+}
+
+export function unmount() {
+  state = null;
+}
+
+function toolbar() {
+  const f = state.filters;
+  const select = (id, label, options, value, onchange) => h("label", { class: "field" },
+    h("span", {}, label),
+    h("select", { id, onchange },
+      options.map(([v, text]) => h("option", { value: v, selected: v === value }, text))));
+  return h("div", { class: "toolbar", role: "search" },
+    h("div", { class: "tabs", role: "tablist", "aria-label": "Queues" },
+      h("button", { type: "button", role: "tab", "aria-selected": "true", class: "tab" }, "Pending")),
+    select("sort", "Sort", [["oldest", "Oldest first"], ["newest", "Newest first"],
+      ["risk", "Highest risk"]], f.sort, (e) => { f.sort = e.target.value; load(false); }),
+    h("label", { class: "field" }, h("span", {}, "Article"),
+      h("input", { id: "filter-article", type: "text", value: f.article_id, placeholder: "any",
+        spellcheck: "false", onchange: (e) => { f.article_id = e.target.value.trim(); load(false); } })),
+    h("label", { class: "field" }, h("span", {}, "Flag"),
+      h("input", { id: "filter-flag", type: "text", list: "flags-seen", value: f.flag,
+        placeholder: "any", spellcheck: "false",
+        onchange: (e) => { f.flag = e.target.value.trim(); load(false); } }),
+      h("datalist", { id: "flags-seen" })),
+    select("filter-lang", "Language", [["", "Any"], ...Object.entries(LANGUAGES)], f.lang,
+      (e) => { f.lang = e.target.value; render(); }),
+    h("label", { class: "field grow" }, h("span", {}, "Search"),
+      h("input", { id: "search", type: "search", placeholder: "text or author  ( / )",
+        "aria-keyshortcuts": "/", oninput: (e) => { f.text = e.target.value.toLowerCase(); render(); } })));
+}
+
+async function load(more) {
+  if (!state || state.loading) return;
+  state.loading = true;
+  const f = state.filters;
+  try {
+    const { data } = await call(`/v1/queue${query({ sort: f.sort, limit: PAGE,
+      article_id: f.article_id, flag: f.flag, cursor: more ? state.nextCursor : null })}`);
+    if (!state) return;
+    if (!more) { state.items = []; state.selected = 0; }
+    const known = new Set(state.items.map((item) => item.id));
+    state.items.push(...data.items.filter((item) => !known.has(item.id)));
+    state.total = data.total;
+    state.nextCursor = data.next_cursor;
+    for (const item of data.items) for (const flag of item.flags) state.flagsSeen.add(flag.code);
+    render();
+    if (!more && (document.activeElement === document.body
+                  || document.activeElement === null || document.activeElement.id === "main")) {
+      refocus();
+    }
+    fetchParents();
+  } catch (error) {
+    if (state && error.status !== 401) {
+      const message = error.status === 422 || error.status === 400
+        ? `That filter is not valid: ${error.message}` : `Could not load the queue: ${error.message}`;
+      announce(message, "error");
+    }
+  } finally {
+    if (state) state.loading = false;
+  }
+}
+
+// Replies show the comment they answer.
+async function fetchParents() {
+  for (const item of state.items) {
+    if (!item.parent_id || state.parents.has(item.parent_id)) continue;
+    state.parents.set(item.parent_id, null);
+    try {
+      const { data } = await call(`/v1/comments/${encodeURIComponent(item.parent_id)}`);
+      if (!state) return;
+      state.parents.set(item.parent_id, data);
+      const card = cardElement(item.id);
+      if (card) card.replaceWith(renderCard(item, state.items.indexOf(item)));
+    } catch (error) {
+      /* the card simply shows no parent */
+    }
+  }
+}
+
+function visible() {
+  const f = state.filters;
+  return state.items.filter((item) => {
+    if (f.lang && detectLang(item.body) !== f.lang) return false;
+    if (f.text) {
+      const hay = `${item.body || ""} ${item.author_name || ""} ${item.article_id}`.toLowerCase();
+      if (!hay.includes(f.text)) return false;
+    }
+    return true;
+  });
+}
+
+function cardElement(id) {
+  return state.root.querySelector(`.card[data-id="${CSS.escape(id)}"]`);
+}
+
+function render() {
+  if (!state) return;
+  const items = visible();
+  state.selected = Math.max(0, Math.min(state.selected, items.length - 1));
+  const cards = clear(state.root.querySelector("#cards"));
+  if (items.length === 0) {
+    cards.append(h("p", { class: "empty" }, state.items.length ? "No comment matches the filters."
+      : "The queue is empty. New comments will appear here."));
+  }
+  items.forEach((item, index) => cards.append(renderCard(item, index)));
+  const shown = items.length === state.items.length ? `${state.items.length}`
+    : `${items.length} of ${state.items.length} loaded`;
+  state.root.querySelector("#queue-summary").textContent =
+    `${state.total} pending · showing ${shown} · guidelines ${state.catalogue.version}`;
+  state.root.querySelector("#more").hidden = !state.nextCursor;
+  const list = state.root.querySelector("#flags-seen");
+  clear(list).append(...[...state.flagsSeen].sort().map((code) => h("option", { value: code })));
+}
+
+function renderCard(item, index) {
+  const selected = index === state.selected;
+  const parent = item.parent_id ? state.parents.get(item.parent_id) : null;
+  const titleId = `card-${item.id}-title`;
+  const card = h("article", {
+    class: `card${selected ? " selected" : ""}${item.gone ? " gone" : ""}`,
+    tabindex: "-1", role: "listitem", "aria-labelledby": titleId, dataset: { id: item.id },
+    "aria-current": selected ? "true" : null,
+    onclick: (event) => {
+      if (event.target.closest("button, a, input, textarea, label")) return;
+      select(visible().findIndex((x) => x.id === item.id));
+    },
+  },
+  h("header", { class: "card-head" },
+    h("h2", { class: "card-title", id: titleId }, authorLine(item)),
+    metaLine(item),
+    item.claim ? h("p", { class: "claim" }, "Claimed by ", h("bdi", {}, item.claim.moderator_id),
+      ` until ${utc(item.claim.expires_at)}`) : null),
+  item.parent_id ? h("blockquote", { class: "parent" },
+    h("span", { class: "parent-label" }, "In reply to ",
+      parent ? h("bdi", { dir: "auto" }, parent.author_name ?? "(erased)") : "a comment"),
+    parent ? commentText(parent, "parent-body") : null) : null,
+  flagChips(item.flags, state.catalogue.byCode),
+  BIDI_CONTROLS.test(item.body || "") ? h("p", { class: "warning" },
+    "Contains invisible direction controls: the text may display in a different order "
+    + "than it was typed.") : null,
+  commentText(item),
+  item.gone ? h("p", { class: "gone-note", role: "alert" }, item.gone) : null,
+  h("div", { class: "actions" },
+    h("button", { type: "button", class: "approve", disabled: !!item.gone, "aria-keyshortcuts": "a",
+      onclick: () => { select(index); approve(); } }, "Approve ", h("kbd", {}, "a")),
+    h("button", { type: "button", class: "reject", disabled: !!item.gone, "aria-keyshortcuts": "r",
+      onclick: () => { select(index); openPanel("reject"); } }, "Reject… ", h("kbd", {}, "r")),
+    h("button", { type: "button", class: "quiet", "aria-keyshortcuts": "n",
+      onclick: () => { select(index); openPanel("note"); } }, "Note ", h("kbd", {}, "n")),
+    h("a", { href: `#/comment/${item.id}`, class: "button quiet", "aria-keyshortcuts": "h" },
+      "History ", h("kbd", {}, "h"))),
+  state.panel && state.panel.id === item.id ? panel(item) : null);
+  return card;
+}
+
+function panel(item) {
+  const p = state.panel;
+  const note = state.notes.get(item.id) || "";
+  const needsNote = [...p.reasons].some((code) => state.catalogue.byCode.get(code)?.note_required)
+    || item.status !== "pending";
+  const noteField = h("label", { class: "note" },
+    h("span", {}, needsNote ? "Note (required)" : "Note (optional)"),
+    h("textarea", { id: `note-${item.id}`, rows: "2", maxlength: "2000", dir: "auto",
+      "aria-required": needsNote ? "true" : "false",
+      oninput: (e) => state.notes.set(item.id, e.target.value) }, note));
+  if (p.mode === "note") {
+    return h("div", { class: "panel", role: "group", "aria-label": "Note" }, noteField,
+      h("p", { class: "hint" }, "Esc returns to the card; the note goes with the next decision."));
+  }
+  return h("div", { class: "panel", role: "group", "aria-label": "Reject: reasons" },
+    h("fieldset", { class: "reasons" },
+      h("legend", {}, `Reasons (guidelines ${state.catalogue.version})`),
+      state.catalogue.list.map((g, i) => h("label", { class: "reason", title: g.description },
+        h("input", { type: "checkbox", value: g.code, checked: p.reasons.has(g.code),
+          onchange: (e) => toggleReason(g.code, e.target.checked) }),
+        i < 9 ? h("kbd", {}, String(i + 1)) : null, " ", g.title,
+        g.note_required ? h("span", { class: "hint" }, " (needs a note)") : null))),
+    noteField,
+    h("p", { class: "panel-actions" },
+      h("button", { type: "button", class: "reject", onclick: () => reject() },
+        "Reject ", h("kbd", {}, "Enter")),
+      h("button", { type: "button", class: "quiet", onclick: () => closePanel() }, "Cancel ",
+        h("kbd", {}, "Esc"))),
+    h("p", { class: "panel-msg", role: "alert" }, p.message || ""));
+}
+
+function selectedItem() {
+  return visible()[state.selected] || null;
+}
+
+function select(index, focus = true) {
+  const items = visible();
+  if (items.length === 0) return;
+  const leaving = items[state.selected];
+  index = Math.max(0, Math.min(index, items.length - 1));
+  if (leaving && leaving.gone && index !== state.selected) {
+    // a card decided elsewhere leaves once the moderator moves on
+    state.items = state.items.filter((x) => x !== leaving);
+    if (index > state.selected) index -= 1;
+    state.selected = index;
+    if (state.panel && state.panel.id === leaving.id) state.panel = null;
+    render();
+  } else {
+    const before = cardElement(items[state.selected]?.id);
+    if (before) { before.classList.remove("selected"); before.removeAttribute("aria-current"); }
+    state.selected = index;
+  }
+  if (state.panel && state.panel.id !== visible()[state.selected]?.id) {
+    state.panel = null;
+    render();
+  }
+  const card = cardElement(visible()[state.selected].id);
+  card.classList.add("selected");
+  card.setAttribute("aria-current", "true");
+  if (focus) { card.focus({ preventScroll: true }); card.scrollIntoView({ block: "nearest" }); }
+}
+
+export function refocus() {
+  if (!state) return;
+  const item = selectedItem();
+  const card = item && cardElement(item.id);
+  if (card) card.focus({ preventScroll: true });
+}
+
+function rerender(focusNote) {
+  render();
+  const item = selectedItem();
+  if (!item) return;
+  const card = cardElement(item.id);
+  if (focusNote) card.querySelector("textarea").focus();
+  else card.focus({ preventScroll: true });
+  card.scrollIntoView({ block: "nearest" });
+}
+
+function openPanel(mode) {
+  const item = selectedItem();
+  if (!item || (item.gone && mode === "reject")) return;
+  const open = state.panel && state.panel.id === item.id ? state.panel : null;
+  if (open && mode === "note") {  // n within the reason picker: write the note, keep the picker
+    rerender(true);
+    return;
+  }
+  state.panel = { id: item.id, mode, reasons: open ? open.reasons : new Set(), message: "" };
+  rerender(mode === "note");
+}
+
+function closePanel() {
+  state.panel = null;
+  rerender(false);
+}
+
+function toggleReason(code, on) {
+  const p = state.panel;
+  if (!p) return;
+  if (on === undefined) on = !p.reasons.has(code);
+  if (on) p.reasons.add(code); else p.reasons.delete(code);
+  p.message = "";
+  const item = selectedItem();
+  const card = cardElement(item.id);
+  const box = card.querySelector(`input[value="${CSS.escape(code)}"]`);
+  if (box) box.checked = on;
+  const needsNote = [...p.reasons].some((c) => state.catalogue.byCode.get(c)?.note_required);
+  const label = card.querySelector(".note > span");
+  if (label) label.textContent = needsNote ? "Note (required)" : "Note (optional)";
+  announce(`${state.catalogue.byCode.get(code).title} ${on ? "selected" : "removed"}`);
+}
+
+function noteFor(item) {
+  const note = (state.notes.get(item.id) || "").trim();
+  return note || null;
+}
+
+async function approve() {
+  const item = selectedItem();
+  if (!item || item.gone) return;
+  if (item.status !== "pending" && !noteFor(item)) {
+    state.panel = { id: item.id, mode: "note", reasons: new Set(),
+      message: "Changing an earlier decision needs a note." };
+    announce("Changing an earlier decision needs a note.", "error");
+    rerender(true);
+    return;
+  }
+  await decide(item, "approve", { note: noteFor(item) });
+}
+
+async function reject() {
+  const item = selectedItem();
+  const p = state.panel;
+  if (!item || !p || item.gone) return;
+  const reasons = [...p.reasons];
+  const problem = reasons.length === 0 ? "Pick at least one reason (1–9)."
+    : (reasons.some((c) => state.catalogue.byCode.get(c)?.note_required)
+       || item.status !== "pending") && !noteFor(item)
+      ? "This needs a note: press n and write one." : null;
+  if (problem) {
+    p.message = problem;
+    announce(problem, "error");
+    rerender(problem.includes("note"));
+    return;
+  }
+  await decide(item, "reject", { reasons, note: noteFor(item) });
+}
+
+async function decide(item, action, body) {
+  const card = cardElement(item.id);
+  card.setAttribute("aria-busy", "true");
+  for (const button of card.querySelectorAll("button")) button.disabled = true;
+  try {
+    await call(`/v1/comments/${item.id}/${action}`, {
+      method: "POST", body, headers: { "If-Match": `"${item.version}"` } });
+    if (!state) return;
+    removeItem(item);
+    state.notes.delete(item.id);
+    const who = item.author_name ?? "the author";
+    announce(action === "approve" ? `Approved the comment by ${who}.`
+      : `Rejected the comment by ${who} (${body.reasons.map(humanCode).join(", ")}).`);
+  } catch (error) {
+    if (!state) return;
+    card.removeAttribute("aria-busy");
+    handleRefusal(item, error);
+  }
+}
+
+function removeItem(item) {
+  state.items = state.items.filter((x) => x.id !== item.id);
+  state.total = Math.max(0, state.total - 1);
+  if (state.panel && state.panel.id === item.id) state.panel = null;
+  rerender(false);
+}
+
+function handleRefusal(item, error) {
+  if (!(error instanceof ApiError) || error.status === 401) return;
+  const body = error.body || {};
+  if (error.status === 409 && body.code === "version_conflict") {
+    const win = body.winning_decision;
+    const current = body.current;
+    if (win) {
+      item.gone = `${win.moderator_id} ${win.decision} this ${ago(win.decided_at)} `
+        + `(${utc(win.decided_at)})${win.reasons.length ? `, citing ${win.reasons.map(humanCode).join(", ")}` : ""}`
+        + "; your decision was not applied.";
+    } else {
+      item.gone = null;
+    }
+    if (current) Object.assign(item, { ...current, id: item.id });
+    if (current && current.status === "pending") {
+      item.gone = null;
+      announce("The comment changed since it was shown; it has been refreshed: decide again.",
+        "error");
+    } else {
+      announce(`Conflict: ${item.gone}`, "error");
+    }
+    if (state.panel && state.panel.id === item.id) state.panel = null;
+    rerender(false);
+    return;
+  }
+  if (error.status === 409 || error.status === 404) {
+    item.gone = error.message;
+    rerender(false);
+    announce(error.message, "error");
+    return;
+  }
+  const message = error.body.errors ? `${error.message} ${Object.values(error.body.errors).flat().join(" ")}`
+    : error.message;
+  if (state.panel && state.panel.id === item.id) state.panel.message = message;
+  rerender(false);
+  announce(message, "error");
+}
+
+// Keys: the shell passes everything it does not handle itself.
+export function onKey(event, typing) {
+  if (!state || !state.catalogue) return;
+  const key = event.key;
+  if (typing) {
+    if (key === "Escape") {
+      event.preventDefault();
+      if (event.target.id === "search") { event.target.blur(); refocus(); return; }
+      if (state.panel && state.panel.mode === "note") { closePanel(); return; }
+      refocus();
+    } else if (key === "Enter" && !event.shiftKey && event.target.tagName === "TEXTAREA"
+               && state.panel && state.panel.mode === "reject") {
+      event.preventDefault();
+      reject();
+    }
+    return;
+  }
+  const handlers = {
+    j: () => select(state.selected + 1),
+    ArrowDown: () => select(state.selected + 1),
+    k: () => select(state.selected - 1),
+    ArrowUp: () => select(state.selected - 1),
+    a: () => approve(),
+    r: () => openPanel("reject"),
+    n: () => openPanel("note"),
+    h: () => { const item = selectedItem(); if (item) location.hash = `#/comment/${item.id}`; },
+    "/": () => state.root.querySelector("#search").focus(),
+    Escape: () => { if (state.panel) closePanel(); },
+    Enter: () => { if (state.panel && state.panel.mode === "reject") reject(); },
+  };
+  if (state.panel && state.panel.mode === "reject" && /^[1-9]$/.test(key)) {
+    const guideline = state.catalogue.list[Number(key) - 1];
+    if (guideline) { event.preventDefault(); toggleReason(guideline.code); }
+    return;
+  }
+  if (key === "Enter" && event.target.closest && event.target.closest("button, a, input")) return;
+  const handler = handlers[key];
+  if (handler) { event.preventDefault(); handler(); }
+}

@@ -1,0 +1,200 @@
+"""The moderator's dashboard in a real browser: a few long tests, each walking through what a
+moderator does, so the whole run stays short."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from .conftest import SEED, Page
+
+pytestmark = pytest.mark.slow
+
+XSS = '<img src=x onerror=alert(1)> <script>alert(2)</script> <b>bold?</b>'
+BIDI = "Price list \u202egnp.exe\u202c and an unclosed \u202eoverride here"
+LANG_NAME = {"en": "English", "ar": "Arabic", "ckb": "Sorani", "kmr": "Kurmanji"}
+
+
+def cards(tab: Page) -> list[dict]:
+    return tab.page.evaluate("""() => [...document.querySelectorAll('.card')].map(card => {
+        const body = card.querySelector('.body');
+        return {id: card.dataset.id, text: body.textContent, lang: body.getAttribute('lang'),
+                dir: body.getAttribute('dir'), direction: getComputedStyle(body).direction,
+                bidi: getComputedStyle(body).unicodeBidi, width: card.offsetWidth,
+                scroll: card.scrollWidth, images: card.querySelectorAll('img, script, b').length};
+    })""")
+
+
+def selected(tab: Page) -> str:
+    return tab.page.evaluate("""() => {
+        const card = document.querySelector('.card.selected');
+        if (!card) return null;
+        if (document.activeElement !== card) return 'focus-elsewhere:' + card.dataset.id;
+        return card.dataset.id;
+    }""")
+
+
+def test_sign_in_then_the_queue_shows_every_language_as_written_and_no_markup_runs(
+        tab: Page, server):
+    xss_id = server.submit(XSS, name="<i>Mallory</i>")
+    bidi_id = server.submit(BIDI, name="\u202eRTL name")
+    pending = server.queue()
+
+    response = tab.open()
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp
+    tab.shot("signin")
+    tab.page.fill("#token", "mod_not-a-real-token")
+    tab.page.keyboard.press("Enter")
+    tab.page.wait_for_selector("#signin-error:text('unknown')")
+    tab.sign_in()
+    tab.page.wait_for_selector(".card")
+    assert tab.page.evaluate("sessionStorage.getItem('moderation.token')") == \
+        server.tokens["moderator"]
+    assert server.tokens["moderator"] not in tab.page.url
+
+    shown = {card["id"]: card for card in cards(tab)}
+    assert set(shown) == {item["id"] for item in pending}
+    assert tab.page.text_content("#queue-summary").startswith(f"{len(pending)} pending")
+
+    # every seeded comment still waiting shows exactly its text, in its language and direction
+    by_text = {unicodedata.normalize("NFC", c["body"]): c["language"] for c in SEED["comments"]}
+    languages = set()
+    for card in shown.values():
+        language = by_text.get(card["text"])
+        if language is None:
+            continue
+        languages.add(language)
+        assert card["lang"] == language, card
+        assert card["dir"] == "auto"
+        assert card["direction"] == ("rtl" if language in ("ar", "ckb") else "ltr"), card
+    assert languages == {"en", "ar", "ckb", "kmr"}
+
+    # markup in a comment is text: nothing runs, no element is made, the text is exact
+    xss = shown[xss_id]
+    assert xss["text"] == XSS and xss["images"] == 0
+    assert tab.page.evaluate("document.querySelectorAll('#cards img, #cards script').length") == 0
+    author = tab.page.text_content(f'.card[data-id="{xss_id}"] .author')
+    assert author == "<i>Mallory</i>"
+
+    # a bidi override stays inside its comment: isolated, and the card keeps its width
+    bidi = shown[bidi_id]
+    assert bidi["text"] == BIDI and bidi["bidi"] in ("isolate", "plaintext")
+    widths = {card["width"] for card in shown.values()}
+    assert len(widths) == 1 and all(c["scroll"] <= c["width"] for c in shown.values())
+    order = tab.page.evaluate(f"""() => [...document.querySelectorAll(
+        '.card[data-id="{bidi_id}"] .actions button')].map(b => b.getBoundingClientRect().x)""")
+    assert order == sorted(order)  # Approve, Reject, Note still left to right
+    for name, comment_id in (("xss", xss_id), ("bidi", bidi_id)):
+        tab.page.locator(f'.card[data-id="{comment_id}"]').screenshot(
+            path=str(tab.shot("queue").parent / f"card-{name}.png"))
+
+    # filter by language (client side) and by flag (the API)
+    tab.page.select_option("#filter-lang", "ckb")
+    langs = {card["lang"] for card in cards(tab)}
+    assert langs == {"ckb"}
+    tab.page.select_option("#filter-lang", "")
+    tab.page.fill("#filter-flag", "link")
+    tab.page.keyboard.press("Enter")
+    tab.page.wait_for_function("() => document.querySelector('#queue-summary').textContent"
+                               f".indexOf('{len(pending)} pending') !== 0")
+    flagged = {item["id"] for item in pending if any(f["code"] == "link" for f in item["flags"])}
+    assert {card["id"] for card in cards(tab)} == flagged
+    tab.page.fill("#filter-flag", "")
+    tab.page.keyboard.press("Enter")
+    tab.page.wait_for_function(
+        f"() => document.querySelectorAll('.card').length === {len(pending)}")
+    tab.page.locator("#cards").focus()
+    tab.shot("queue")
+
+    # sign out: the token is gone from the tab
+    tab.page.click("#signout")
+    tab.page.wait_for_selector("#signin:not([hidden])")
+    assert tab.page.evaluate("sessionStorage.getItem('moderation.token')") is None
+    assert tab.page.locator(".card").count() == 0
+
+
+def test_keyboard_only_moderation_with_a_conflict_between_two_moderators(
+        tab: Page, second_tab: Page, server):
+    tab.open()
+    tab.sign_in()
+    tab.page.wait_for_selector(".card")
+    ids = [card["id"] for card in cards(tab)]
+    assert len(ids) >= 5
+    page = tab.page
+
+    # j / k move the selection and the focus
+    assert selected(tab) == ids[0]  # the first card has the focus from the start
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert selected(tab) == ids[2]
+    page.keyboard.press("k")
+    assert selected(tab) == ids[1]
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
+    # a approves the selected comment
+    page.keyboard.press("a")
+    page.wait_for_selector(f'.card[data-id="{ids[1]}"]', state="detached")
+    approved = server.comment(ids[1])
+    assert approved["status"] == "approved" and approved["decided_by"] == "browser-moderator"
+    page.wait_for_selector("#status:text('Approved')")
+    assert selected(tab) == ids[2]
+
+    # r, a reason key, a note, Enter rejects
+    page.keyboard.press("r")
+    page.wait_for_selector(".panel .reasons")
+    tab.shot("reject")
+    page.keyboard.press("2")
+    page.keyboard.press("n")
+    page.keyboard.type("Threat against a named person")
+    page.keyboard.press("Escape")  # leaves the note, keeps the picker
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'.card[data-id="{ids[2]}"]', state="detached")
+    rejected = server.comment(ids[2])
+    assert rejected["status"] == "rejected" and rejected["reasons"] == ["threats"]
+    assert rejected["note"] == "Threat against a named person"
+
+    # r then Esc sends nothing; Enter with no reason says what is missing
+    page.keyboard.press("r")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".panel-msg:text('Pick at least one reason')")
+    page.keyboard.press("Escape")
+    assert page.locator(".panel").count() == 0
+    assert server.comment(ids[3])["status"] == "pending"
+
+    # a second moderator decides ids[3] first; ours is refused with who, what and when
+    second_tab.open()
+    second_tab.sign_in("second")
+    second_tab.page.wait_for_selector(f'.card[data-id="{ids[3]}"]')
+    second_tab.page.click(f'.card[data-id="{ids[3]}"] button.approve')
+    second_tab.page.wait_for_selector(f'.card[data-id="{ids[3]}"]', state="detached")
+    assert selected(tab) == ids[3]
+    page.keyboard.press("r")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    message = page.locator(f'.card[data-id="{ids[3]}"] .gone-note')
+    message.wait_for()
+    assert "browser-second approved this" in message.text_content()
+    assert "not applied" in message.text_content()
+    tab.shot("conflict")
+    assert server.comment(ids[3])["decided_by"] == "browser-second"
+    page.keyboard.press("j")  # the card decided elsewhere leaves as the moderator moves on
+    page.wait_for_selector(f'.card[data-id="{ids[3]}"]', state="detached")
+    assert selected(tab) == ids[4]
+
+    # ? shows the keys, Esc closes; h opens the history, Esc comes back
+    page.keyboard.press("?")
+    page.wait_for_selector("#help:not([hidden])")
+    tab.shot("help")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    page.keyboard.press("h")
+    page.wait_for_selector("#timeline li.current")
+    assert page.url.endswith(f"#/comment/{ids[4]}")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_selector("#travel-where:text('Event 1 of')")
+    tab.shot("history")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(".card.selected")
