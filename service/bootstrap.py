@@ -10,9 +10,11 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from .application.access import Access
+from .application.checkpoints import Checkpoints
 from .application.claims import Claims
 from .application.handlers import Moderation
 from .application.queries import ModerationQueries
+from .audit.signing import SigningKeyError, load_signer
 from .config import Settings
 from .db import make_engine
 from .domain.comment import SubmissionRules
@@ -38,6 +40,7 @@ class Services:
     webhooks: Webhooks | None = None
     claims: Claims | None = None
     access: Access | None = None
+    checkpoints: Checkpoints | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -62,8 +65,15 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                             SubmissionRules(body_max=settings.body_max_chars),
                             screener=screener, followers=[WebhookOutbox(clock)])
     queries = ModerationQueries(engine, store, clock, codec_for)
+    try:
+        signer = load_signer(settings.signing_key, settings.database_url)
+    except SigningKeyError as exc:
+        raise SystemExit(f"configuration error: MODERATION_SIGNING_KEY: {exc}") from None
+    checkpoints = Checkpoints(engine, store, moderation.unit_of_work, clock, signer)
     return Services(settings, engine, store, runner, moderation, queries, clock, codec_for,
                     webhooks=Webhooks(engine, settings, clock, store, codec_for,
-                                      unit_of_work=moderation.unit_of_work),
+                                      unit_of_work=moderation.unit_of_work,
+                                      checkpoints=checkpoints),
                     claims=Claims(engine, clock, settings.claim_seconds),
-                    access=Access(moderation.unit_of_work, clock))
+                    access=Access(moderation.unit_of_work, clock),
+                    checkpoints=checkpoints)

@@ -278,6 +278,12 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     from .server import prepare_database, run
 
     prepare_database(settings)
+    if not settings.signing_key:
+        from .audit.signing import ensure_demo_key
+
+        key_file = ensure_demo_key(settings.database_url)
+        if key_file is not None:
+            click.echo(f"checkpoints are signed with the key in {key_file}", err=True)
     services = build(settings)
     try:
         if services.queries.head() == 0:
@@ -294,6 +300,8 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
         for role in ("moderator", "auditor", "admin"):
             _, token = services.access.create_token(name=f"demo-{role}", role=role, ctx=ctx)
             made.append((role, token))
+        if services.checkpoints.signer is not None:
+            services.checkpoints.sign(ctx)
     finally:
         services.close()
     click.echo(f"demo tokens (new ones each start) for http://{host}:{port}:")
@@ -343,7 +351,7 @@ if __name__ == "__main__":
 
 @main.group()
 def audit() -> None:
-    """Prove the log was never rewritten: its hash chain."""
+    """Prove the log was never rewritten: its hash chain, signed checkpoints and proofs."""
 
 
 @audit.command("verify")
@@ -363,3 +371,33 @@ def audit_verify(settings: Settings, start: int) -> None:
         sys.exit(1)
     click.echo(f"chain intact: {result.checked} events checked, head {result.head} "
                f"hash {result.head_hash.hex()}")
+
+
+@audit.command("checkpoint")
+@click.pass_obj
+def audit_checkpoint(settings: Settings) -> None:
+    """Sign the log's head position and hash (Ed25519) and record it as audit.checkpoint."""
+    from .application.checkpoints import NoSigningKey
+
+    services = build(settings)
+    try:
+        made = services.checkpoints.sign(Context(CLI_ACTOR))
+    except NoSigningKey as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        services.close()
+    click.echo(f"checkpoint at position {made['position']}: head {made['head_position']} "
+               f"hash {made['head_hash']}")
+    click.echo(f"signed {made['signed_at']} by key {made['key_id']} ({made['public_key']})")
+    click.echo(f"signature {made['signature']}")
+
+
+@audit.command("keygen")
+def audit_keygen() -> None:
+    """Make an Ed25519 signing key for MODERATION_SIGNING_KEY (printed once, to stdout)."""
+    from .audit.signing import Signer
+
+    signer = Signer.generate()
+    click.echo(f"public key {signer.public_key} (key id {signer.key_id}); give it to "
+               "auditors. MODERATION_SIGNING_KEY:", err=True)
+    click.echo(signer.private_text())

@@ -35,6 +35,13 @@ def _positive(value: float, name: str) -> float:
     return value
 
 
+def _at_least(value: float, low: float, name: str):  # noqa: ANN202 - int or float
+    if value < low:
+        raise SystemExit(f"configuration error: {name} must be at least {low:g} "
+                         "(0 switches it off)")
+    return value
+
+
 def _bool(env: dict[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -101,6 +108,11 @@ class Settings:
     trust_proxy_hops: int = 0
     log_level: str = "INFO"
     screening_wordlists: str = ""
+    # Signed checkpoints of the hash chain (service/audit): the Ed25519 key as base64 of its
+    # 32-byte seed (unset: the key file the demo writes beside a SQLite database, if any)
+    signing_key: str = field(default="", repr=False)
+    checkpoint_every: int = 1000  # the dispatcher signs a checkpoint after this many events
+    checkpoint_minutes: float = 60.0  # ... or this long after the last one, if any came
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -129,6 +141,12 @@ class Settings:
             trust_proxy_hops=_int(env, "MODERATION_TRUST_PROXY_HOPS", d.trust_proxy_hops),
             log_level=env.get("MODERATION_LOG_LEVEL") or d.log_level,
             screening_wordlists=env.get("MODERATION_SCREENING_WORDLISTS") or "",
+            signing_key=(env.get("MODERATION_SIGNING_KEY") or "").strip(),
+            checkpoint_every=_at_least(_int(env, "MODERATION_CHECKPOINT_EVERY",
+                                            d.checkpoint_every), 0, "MODERATION_CHECKPOINT_EVERY"),
+            checkpoint_minutes=_at_least(_float(env, "MODERATION_CHECKPOINT_MINUTES",
+                                                d.checkpoint_minutes), 0,
+                                         "MODERATION_CHECKPOINT_MINUTES"),
         )
 
     def with_database(self, url: str) -> Settings:

@@ -8,7 +8,14 @@ from . import cursors
 from .auth import AUDITORS, requires
 from .requests import Blueprint
 from .runtime import runtime
-from .schemas import ActionArgsSchema, ActionPageSchema, AuditPageSchema, DecisionArgsSchema
+from .schemas import (
+    ActionArgsSchema,
+    ActionPageSchema,
+    AuditPageSchema,
+    CheckpointPageSchema,
+    DecisionArgsSchema,
+    PageArgsSchema,
+)
 
 # Administrative actions are for auditors and admins; moderators decide, they do not audit
 # who holds access.
@@ -50,3 +57,21 @@ class Actions(MethodView):
             after=cursors.decode("actions", args["cursor"]), limit=limit + 1)
         return {"items": rows[:limit],
                 "next_cursor": cursors.next_cursor("actions", rows, limit, "position")}
+
+
+@blp.route("/checkpoints")
+class Checkpoints(MethodView):
+    @requires(*AUDITORS)
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, CheckpointPageSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args):
+        """List signed checkpoints of the hash chain, newest first, with the public key."""
+        checkpoints = runtime().services.checkpoints
+        assert checkpoints is not None
+        limit = args["limit"]
+        rows = checkpoints.list(before=cursors.decode("checkpoints", args["cursor"]),
+                                limit=limit + 1)
+        return {"public_key": checkpoints.public_key, "key_id": checkpoints.key_id,
+                "items": rows[:limit],
+                "next_cursor": cursors.next_cursor("checkpoints", rows, limit, "position")}

@@ -425,6 +425,31 @@ class ActionPageSchema(ma.Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
+class CheckpointSchema(ma.Schema):
+    position = fields.Integer(required=True, metadata={
+        "description": "Where the checkpoint itself is in the log (an audit.checkpoint)."})
+    head_position = fields.Integer(required=True, metadata={
+        "description": "The position signed: the last event before the checkpoint."})
+    head_hash = fields.String(required=True, metadata={
+        "description": "That event's chain hash (hex)."})
+    signed_at = fields.String(required=True, metadata={"format": "date-time"})
+    key_id = fields.String(required=True)
+    public_key = fields.String(required=True, metadata={
+        "description": "Base64 Ed25519 public key that signed it; pin yours out of band."})
+    signature = fields.String(required=True, metadata={"description": "Base64 Ed25519."})
+    format = fields.String(required=True, metadata={
+        "description": "The signed statement's format (see the README)."})
+
+
+class CheckpointPageSchema(ma.Schema):
+    public_key = fields.String(allow_none=True, required=True, metadata={
+        "description": "The key this service signs with now (null: none configured)."})
+    key_id = fields.String(allow_none=True, required=True)
+    items = fields.List(fields.Nested(CheckpointSchema), required=True, metadata={
+        "description": "Newest first."})
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
 class AuditPageSchema(ma.Schema):
     items = fields.List(fields.Nested(AuditDecisionSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)

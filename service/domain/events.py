@@ -174,15 +174,32 @@ AdminEvent = (
     | WebhookEndpointDisabled | WebhookEndpointDeleted | WebhookSecretRotated
 )
 
+@dataclass(frozen=True)
+class AuditCheckpoint:
+    """A signed statement that the log's event at `head_position` has hash `head_hash`
+    (see service/audit/signing.py for the exact bytes signed)."""
+
+    TYPE = "audit.checkpoint"
+    head_position: int
+    head_hash: str
+    signed_at: datetime
+    key_id: str
+    public_key: str
+    signature: str
+
+
+# Events stored field for field (scalars, tuples, dicts, times), decoded generically.
+PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint)
+
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
-    | ArticleClosed | ArticleReopened | AdminEvent
+    | ArticleClosed | ArticleReopened | AdminEvent | AuditCheckpoint
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (ArticleRegistered, CommentSubmitted, CommentScreened, CommentApproved,
-                CommentRejected, ArticleClosed, ArticleReopened, *ADMIN_EVENTS)
+                CommentRejected, ArticleClosed, ArticleReopened, *PLAIN_EVENTS)
 }
 # What GET /v1/audit/actions lists: everything done to the service rather than to a comment.
 ADMIN_ACTION_TYPES = (ArticleRegistered.TYPE, *(cls.TYPE for cls in ADMIN_EVENTS))
@@ -202,6 +219,9 @@ def token_stream(token_id: int) -> str:
 
 def webhook_endpoint_stream(endpoint_id: int) -> str:
     return f"webhook-endpoint-{endpoint_id}"
+
+
+CHECKPOINT_STREAM = "audit-checkpoints"
 
 
 def url_fingerprint(url: str) -> tuple[str, str]:

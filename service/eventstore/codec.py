@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from ..domain.events import (
-    ADMIN_EVENTS,
     EVENT_TYPES,
+    PLAIN_EVENTS,
     ArticleRegistered,
     CommentApproved,
     CommentRejected,
@@ -100,7 +100,7 @@ class EventCodec:
                 data["comment_id"], data["article_id"], data["previous_status"],
                 data["moderator_id"], tuple(data["reasons"]),
                 data["guideline_version"], data["note"], _parse_time(data["decided_at"]))
-        if cls in ADMIN_EVENTS:
+        if cls in PLAIN_EVENTS:
             return _plain(cls, data)
         if cls is CommentScreened:
             return CommentScreened(

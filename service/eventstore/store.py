@@ -192,6 +192,21 @@ class EventStore:
                 return
             after = page[-1].position
 
+    def last_of_type(self, conn: Connection, type_: str) -> RecordedEvent | None:
+        """The latest event of one type (an index lookup on (type, position)), or None."""
+        row = conn.execute(sa.select(*_COLUMNS).where(events.c.type == type_)
+                           .order_by(events.c.position.desc()).limit(1)).first()
+        return None if row is None else _recorded_row(row)
+
+    def read_before(self, conn: Connection, *, types: Sequence[str], before: int | None,
+                    limit: int) -> list[RecordedEvent]:
+        """Events of these types, newest first, before position `before` (None: the head)."""
+        query = sa.select(*_COLUMNS).where(events.c.type.in_(list(types)))
+        if before is not None:
+            query = query.where(events.c.position < before)
+        query = query.order_by(events.c.position.desc()).limit(limit)
+        return [_recorded_row(r) for r in conn.execute(query).all()]
+
     def get(self, conn: Connection, event_id: str) -> RecordedEvent | None:
         """One event by its id, or None."""
         row = conn.execute(sa.select(*_COLUMNS).where(events.c.event_id == event_id)).first()

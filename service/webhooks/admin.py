@@ -34,6 +34,7 @@ from .endpoints import Endpoint, InvalidEndpoint
 from .transport import Transport
 
 if TYPE_CHECKING:
+    from ..application.checkpoints import Checkpoints
     from ..application.unit_of_work import UnitOfWork
 
 _UNSET: Any = endpoints._UNSET
@@ -52,6 +53,7 @@ class Webhooks:
     def __init__(self, engine: Engine, settings: Settings, clock: Callable[[], datetime],
                  store: EventStore, codec_for: CodecFactory, *,
                  unit_of_work: Callable[[], UnitOfWork],
+                 checkpoints: Checkpoints | None = None,
                  resolver: ssrf.Resolver = ssrf.system_resolver,
                  ssl_context: ssl.SSLContext | None = None):
         """`unit_of_work` opens the transaction every administrative change runs in, so the
@@ -59,6 +61,7 @@ class Webhooks:
         together."""
         self.engine = engine
         self.unit_of_work = unit_of_work
+        self.checkpoints = checkpoints  # signed by the dispatcher as events accumulate
         self.settings = settings
         self.clock = clock
         self.store = store
@@ -263,7 +266,12 @@ class Webhooks:
     def dispatcher(self, *, name: str | None = None,
                    wall_clock: Callable[[], float] | None = None) -> Dispatcher:
         s = self.settings
-        extra = {"wall_clock": wall_clock} if wall_clock else {}
+        extra: dict[str, Any] = {"wall_clock": wall_clock} if wall_clock else {}
+        checkpoints = self.checkpoints
+        if checkpoints is not None and checkpoints.signer is not None and (
+                s.checkpoint_every or s.checkpoint_minutes):
+            extra["checkpoint"] = lambda: checkpoints.sign_if_due(
+                every=s.checkpoint_every, minutes=s.checkpoint_minutes)
         return Dispatcher(
             self.engine, self.transport(),
             RetryPolicy(tuple(s.webhook_retry_schedule), s.webhook_retry_jitter),

@@ -109,6 +109,7 @@ class Stats:
     lapsed: int = 0
     errors: int = 0
     endpoints_disabled: int = 0
+    checkpoints: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **counts: int) -> None:
@@ -136,7 +137,8 @@ class Dispatcher:
                  unit_of_work: Callable[[], Any],
                  clock: Callable[[], datetime], lease: timedelta, disable_after: timedelta,
                  wall_clock: Callable[[], float] = time.time,
-                 rnd: random.Random | None = None, name: str | None = None):
+                 rnd: random.Random | None = None, name: str | None = None,
+                 checkpoint: Callable[[], object] | None = None):
         self.engine = engine
         self.store = store
         self.codec_for = codec_for
@@ -150,6 +152,8 @@ class Dispatcher:
         self.rnd = rnd or random.Random()
         self.name = name or f"dispatcher-{uuid.uuid4().hex[:8]}"
         self.stats = Stats()
+        # Signs a checkpoint of the log when one is due (MODERATION_CHECKPOINT_EVERY / _MINUTES)
+        self.checkpoint = checkpoint
 
     # -- one delivery ---------------------------------------------------------------------
 
@@ -333,8 +337,12 @@ class Dispatcher:
         """
         stop = stop or threading.Event()
         inflight: set[Future] = set()
+        checked = float("-inf")
         with ThreadPoolExecutor(concurrency, thread_name_prefix=self.name) as pool:
             while not stop.is_set():
+                if self.checkpoint is not None and time.monotonic() - checked >= poll_seconds:
+                    checked = time.monotonic()
+                    self._checkpoint_if_due()  # first: its deliveries go out in this run
                 free = concurrency - len(inflight)
                 try:
                     claimed = self.claim(free)
@@ -367,6 +375,14 @@ class Dispatcher:
                                    return_when=FIRST_COMPLETED)
             wait(inflight)
         return self.stats
+
+    def _checkpoint_if_due(self) -> None:
+        try:
+            if self.checkpoint is not None and self.checkpoint() is not None:
+                self.stats.add(checkpoints=1)
+        except Exception:  # noqa: BLE001 - deliveries go on; the next poll tries again
+            log.exception("signing a checkpoint failed; trying again at the next poll")
+            self.stats.add(errors=1)
 
     def _safe_process(self, claimed: Claimed,
                       prepared: tuple[str, list[str], str]) -> Outcome | None:

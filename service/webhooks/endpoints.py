@@ -23,7 +23,7 @@ from ..db import JSONDoc, UTCDateTime, metadata
 from . import signing
 
 SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected",
-                "article.closed", "article.reopened")
+                "article.closed", "article.reopened", "audit.checkpoint")
 PING = "webhook.ping"
 MAX_OLD_SECRETS = 10
 MAX_DESCRIPTION = 500

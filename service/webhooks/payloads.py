@@ -22,6 +22,7 @@ from typing import Any
 from ..domain.events import (
     ArticleClosed,
     ArticleReopened,
+    AuditCheckpoint,
     CommentApproved,
     CommentRejected,
     CommentScreened,
@@ -50,6 +51,10 @@ def event_payload(recorded: RecordedEvent, event: DomainEvent) -> dict[str, Any]
         "position": recorded.position,
         "actor": {"id": actor.get("id"), "role": actor.get("role")},
     }
+    if isinstance(event, AuditCheckpoint):  # the signed fields exactly as stored
+        data.update({k: recorded.data[k] for k in (
+            "head_position", "head_hash", "signed_at", "key_id", "public_key", "signature")})
+        return {"type": recorded.type, "timestamp": iso(recorded.recorded_at), "data": data}
     if hasattr(event, "comment_id"):
         data["comment_id"] = event.comment_id
     if isinstance(event, ArticleClosed):
