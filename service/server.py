@@ -1,5 +1,11 @@
 """`moderation serve`: gunicorn driven from code, one app (engine, pools) per worker.
 
+Workers are gevent workers: a connection costs a greenlet, not a process, so slow or idle
+clients (a partial body, a held-open keep-alive, a server-sent event stream) cannot take
+the workers away from everyone else. Gunicorn's own refusals (a request line over 8,190
+bytes, too many header bytes, a malformed request) are answered in the API's JSON error
+format with an X-Request-ID, like every other error.
+
 Before the first worker starts, pending migrations are applied and any read model that is
 behind the event log (e.g. one a migration has just added) is rebuilt, so requests never
 meet a schema or projection that is not ready.
@@ -7,10 +13,14 @@ meet a schema or projection that is not ready.
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from typing import Any
 
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.ggevent import GeventWorker
 
 from . import migrate
 from .bootstrap import build, configure_logging
@@ -38,6 +48,30 @@ def prepare_database(settings: Settings) -> None:
         services.close()
 
 
+def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    """Gunicorn's refusal of a request it could not parse, in the API's error format."""
+    request_id = uuid.uuid4().hex
+    code = "_".join(reason.lower().replace("-", " ").split()) or "bad_request"
+    body = json.dumps({
+        "status": status_int, "code": code,
+        "message": f"The server refused the request before reading it: {reason}.",
+        "errors": {}, "request_id": request_id}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Request-ID: {request_id}\r\nX-Content-Type-Options: nosniff\r\n"
+            "Cache-Control: no-store\r\n\r\n")
+    gunicorn_util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class ModerationWorker(GeventWorker):
+    """A gevent worker whose protocol-level errors speak the API's JSON dialect."""
+
+    def init_process(self) -> None:
+        # gunicorn writes its error pages through this one function (workers/base.py)
+        gunicorn_util.write_error = write_json_error
+        super().init_process()
+
+
 class GunicornServer(BaseApplication):
     def __init__(self, settings: Settings, options: dict[str, Any]):
         self.settings = settings
@@ -60,7 +94,8 @@ def run(settings: Settings, *, host: str, port: int, workers: int, timeout: int)
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": workers,
-        "worker_class": "sync",
+        "worker_class": ModerationWorker,
+        "worker_connections": 1000,
         "timeout": timeout,
         "graceful_timeout": timeout,
         "keepalive": 5,
