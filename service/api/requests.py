@@ -18,6 +18,7 @@ from flask import Flask, Response, g, request
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .errors import ApiError
 
@@ -56,7 +57,15 @@ def parse_body() -> None:
     g.json_body = core.missing
     if request.method not in BODY_METHODS:
         return
-    raw = request.get_data(cache=True)  # 413 here when over MAX_CONTENT_LENGTH
+    try:
+        raw = request.get_data(cache=True)  # 413 here when Content-Length is over the limit
+        _refuse_cut_stream(raw)
+    except HTTPException:
+        raise
+    except Exception:  # the server's stream failed: bad chunk framing, a cut connection
+        raise ApiError(400, "unreadable_body",
+                       "The request body could not be read: its chunked framing is "
+                       "malformed or the connection was cut.") from None
     if not raw:
         return
     mimetype = request.mimetype
@@ -86,6 +95,17 @@ def parse_body() -> None:
                        "which is not text and cannot be stored.",
                        {path: ["Contains an unpaired surrogate."] for path in unpaired})
     g.json_body = body
+
+
+def _refuse_cut_stream(raw: bytes) -> None:
+    """A body without Content-Length (chunked) is read only up to the limit; werkzeug stops
+    there without saying whether more followed. One more byte from the server's stream
+    tells: a body over the limit is refused whole, never processed cut."""
+    limit = request.max_content_length
+    if limit is None or request.content_length is not None or len(raw) < limit:
+        return
+    if request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
 
 
 def _unpaired_surrogates(value: Any, path: str = "") -> list[str]:

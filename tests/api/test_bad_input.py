@@ -96,6 +96,27 @@ def test_request_over_the_size_limit_is_413(client, article, services, api_setti
     assert head(services) == before
 
 
+def _unsized(client, article, data: bytes):
+    """A body without Content-Length, as a server hands over a chunked request."""
+    import io
+    return client.post(f"/v1/articles/{article}/comments", input_stream=io.BytesIO(data),
+                       headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+def test_an_unsized_body_over_the_limit_is_413_and_never_processed_cut(
+        client, article, services, api_settings):
+    limit = api_settings.max_request_bytes
+    valid = json.dumps(VALID).encode()
+    cut_is_valid = valid + b" " * (limit - len(valid))  # the first `limit` bytes parse
+    before = head(services)
+    assert_error(_unsized(client, article, cut_is_valid + b"junk" * 10_000), 413,
+                 "request_too_large")
+    assert_error(_unsized(client, article, cut_is_valid + b" "), 413, "request_too_large")
+    assert head(services) == before
+    assert _unsized(client, article, cut_is_valid).status_code == 202  # exactly the limit
+
+
 def test_decision_bad_inputs(client, article, tokens, services):
     comment_id = submitted_id(client, article)
     version = version_of(client, tokens.moderator, comment_id)

@@ -157,3 +157,38 @@ def test_submit_queue_approve_publish_audit_over_http(server: Server):
     assert status == 401 and error["code"] == "unauthenticated"
     status, _, spec = server.call("GET", "/openapi.json")
     assert status == 200 and "/v1/queue" in spec["paths"]
+
+
+def _chunked_post(server: Server, path: str, body: bytes) -> int:
+    import http.client
+    host, port = server.base.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=REQUEST_TIMEOUT)
+    try:
+        connection.request("POST", path, body=iter([body[i:i + 8192]
+                                                    for i in range(0, len(body), 8192)]),
+                           headers={"Content-Type": "application/json"},
+                           encode_chunked=True)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_over_the_limit_is_refused_whole(server: Server):
+    auditor = run_cli(["tokens", "create", "--name", "e2e-chunk", "--role", "auditor"],
+                      server.env).strip()
+    valid = json.dumps({"author": {"name": "Chunked"}, "body": "Cut here?"}).encode()
+    cut_is_valid = valid + b" " * (65536 - len(valid))
+    path = "/v1/articles/e2e-article/comments"
+    assert _chunked_post(server, path, cut_is_valid + b"x" * 40_000) == 413
+    _, _, feed = server.call("GET", "/v1/events?limit=1000",
+                             headers={"Authorization": f"Bearer {auditor}"})
+    assert [e["type"] for e in feed["items"]] == ["article.registered"]
+    assert _chunked_post(server, path, valid) == 202
+    with socket.create_connection(("127.0.0.1", int(server.base.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                     "\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".encode())
+        answer = ""
+        while not answer.rstrip().endswith("}"):
+            answer += sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 400 "), answer
+    assert '"code": "unreadable_body"' in answer.replace('":"', '": "'), answer
