@@ -43,3 +43,15 @@ def test_operator_flow_register_verify_tamper_repair(settings, services):
     assert invoke(settings, "projections", "rebuild", "--verify").exit_code == 0
     status = invoke(settings, "projections", "status")
     assert status.output.count("up to date") == status.output.count("\n") - 1
+
+
+def test_token_and_article_names_with_a_line_break_are_refused(settings, services):
+    assert invoke(settings, "db", "upgrade").exit_code == 0
+    for args in (("tokens", "create", "--name", "nl\n", "--role", "moderator"),
+                 ("articles", "register", "nl-article\n", "--title", "T"),
+                 ("articles", "register", "ok-article", "--title", "two\nlines")):
+        refused = invoke(settings, *args)
+        assert refused.exit_code != 0, refused.output
+    assert services.queries.head() == 0
+    listed = invoke(settings, "tokens", "list")
+    assert "nl" not in listed.output

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.domain.comment import NOTE_MAX, Comment, Status
 from service.domain.errors import InvalidInput, NoteRequired
 from service.domain.guidelines import CATALOGUE
-from service.domain.text import clean_text, optional_text
+from service.domain.text import clean_name, clean_text, has_visible, optional_text
 
 from .test_domain import NOW, pending, submitted
 
@@ -93,3 +97,48 @@ def test_a_first_decision_needs_no_note_and_a_blank_note_cannot_change_one():
     approved = Comment.from_history("c1", [submitted(), decided])
     with pytest.raises(NoteRequired):
         approved.reject("m2", ["threats"], "  ", NOW, CATALOGUE)
+
+
+INVISIBLE_ONLY = ["\u200b", "\u200b\u200b", "\ufeff", "\u202e", "\u2066\u2069", "\u3164",
+                  "\u2800", " \u00a0\u2003 "]
+
+
+@pytest.mark.parametrize("text", INVISIBLE_ONLY)
+def test_required_text_needs_a_visible_character(text):
+    with pytest.raises(InvalidInput) as raised:
+        clean_text(text, "body", min_len=1, max_len=100)
+    assert "body" in raised.value.errors
+
+
+@pytest.mark.parametrize("text", INVISIBLE_ONLY[:5])
+def test_an_invisible_note_cannot_change_a_decision(text):
+    comment = pending()
+    comment.apply(comment.approve("mod", note=None, now=NOW))
+    with pytest.raises(InvalidInput):
+        comment.reject("mod", ["off_topic"], note=text, catalogue=CATALOGUE, now=NOW)
+
+
+@pytest.mark.parametrize("name", ["Ali\nAdmin", "Ali\rAdmin", "a\u2028b", "tab\tname",
+                                  "\u202eevil", "iso\u2067late\u2069", "emb\u202bx\u202c"])
+def test_names_are_one_line_without_bidi_controls(name):
+    with pytest.raises(InvalidInput) as raised:
+        clean_name(name, "author.name", max_len=80)
+    assert "author.name" in raised.value.errors
+
+
+@pytest.mark.parametrize("text", ["\u200fمرحبا\u200e hello", "کوردستان\u200cی",
+                                  "👩🏽\u200d💻", "a\u200b", "\U000e0061x", "\U00011af9"])
+def test_visible_text_keeps_its_marks_byte_for_byte(text):
+    assert clean_text(text, "body", min_len=1, max_len=100) == text
+    assert clean_name(text, "author.name", max_len=80) == text
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
+               max_size=40))
+def test_text_is_refused_exactly_when_nothing_in_it_is_visible(text):
+    try:
+        kept = clean_text(text, "body", min_len=1, max_len=100)
+    except InvalidInput:
+        assert not has_visible(text)
+    else:
+        assert has_visible(kept) and kept == unicodedata.normalize("NFC", text).strip()

@@ -13,8 +13,8 @@ from ..application.commands import CloseArticle, RegisterArticle, ReopenArticle,
 from ..application.errors import ArticleNotFound
 from . import cursors
 from .auth import ADMINS, AUDITORS, MODERATORS, context, requires
-from .comments import etag, expected_version
 from .errors import ApiError
+from .etags import etag, expected_version
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -96,7 +96,7 @@ class CloseArticleView(MethodView):
         """Close an article to new comments, with an optional message for readers."""
         services = runtime().services
         services.moderation.close_article(CloseArticle(
-            article_id, body.get("message"), expected_version(body, required=False)),
+            article_id, body.get("message"), expected_version(body, "article", required=False)),
             context())
         article = _article(article_id)
         return article, 200, {"ETag": etag(article["version"])}
@@ -114,7 +114,7 @@ class ReopenArticleView(MethodView):
         """Reopen a closed article to new comments."""
         services = runtime().services
         services.moderation.reopen_article(ReopenArticle(
-            article_id, expected_version(body, required=False)), context())
+            article_id, expected_version(body, "article", required=False)), context())
         article = _article(article_id)
         return article, 200, {"ETag": etag(article["version"])}
 
@@ -185,7 +185,7 @@ def _idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not IDEMPOTENCY_KEY.match(key):
+    if not IDEMPOTENCY_KEY.fullmatch(key):
         raise ApiError(400, "invalid_idempotency_key",
                        "Idempotency-Key must be 1-200 visible ASCII characters.",
                        {"Idempotency-Key": ["1-200 visible ASCII characters, no spaces."]})

@@ -8,19 +8,18 @@ state and the winning decision.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 
 from ..application.commands import ApproveComment, RejectComment
 from ..domain.comment import Comment
 from ..domain.events import CommentSubmitted
 from .auth import MODERATORS, actor, context, requires
-from .errors import ApiError
+from .etags import etag, expected_version, if_none_match_tags
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -49,12 +48,7 @@ IF_NONE_MATCH = {
     "schema": {"type": "string"},
     "description": "An ETag from an earlier GET; 304 when the comment has not changed.",
 }
-VERSION_TAG = re.compile(r'^"[0-9]{1,18}"$')
 CONFLICT = "Someone else decided first: the body has the current state and that decision."
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
 
 
 @blp.route("/<uuid:comment_id>", parameters=[IF_NONE_MATCH])
@@ -77,7 +71,7 @@ class CommentResource(MethodView):
             return _historical(comment, position)
         state = queries.comment(str(comment_id))
         tag = etag(state["version"])
-        if tag in _tags(request.headers.get("If-None-Match", "")):
+        if tag in if_none_match_tags():
             return Response(status=304, headers={"ETag": tag})
         return state, 200, {"ETag": tag}
 
@@ -154,46 +148,7 @@ def _decided(result: Any) -> tuple[dict, int, dict]:
 
 
 def _expected_version(body: dict) -> int:
-    return expected_version(body, required=True)  # type: ignore[return-value]
-
-
-def expected_version(body: dict, *, required: bool) -> int | None:
-    """The version a write is based on, from If-Match or the body's expected_version;
-    None when neither is given and it is optional (428 when it is required)."""
-    header = request.headers.get("If-Match")
-    from_header = _parse_if_match(header) if header is not None else None
-    from_body = body.get("expected_version")
-    if from_header is None and from_body is None and not required:
-        return None
-    if from_header is None and from_body is None:
-        raise ApiError(428, "precondition_required",
-                       "Say which version you decided on: send If-Match with the comment's "
-                       "ETag, or expected_version in the body.",
-                       {"If-Match": ["Required (or expected_version in the body)."]})
-    if from_header is not None and from_body is not None and from_header != from_body:
-        raise ApiError(400, "version_mismatch",
-                       "If-Match and expected_version name different versions.",
-                       {"expected_version": [f"If-Match says {from_header}."]})
-    return from_header if from_header is not None else from_body  # type: ignore[return-value]
-
-
-def _parse_if_match(header: str) -> int:
-    tags = _tags(header)
-    if len(tags) != 1 or not VERSION_TAG.match(tags[0]):
-        raise ApiError(400, "invalid_if_match",
-                       'If-Match must be one version as its ETag, e.g. "3".',
-                       {"If-Match": ['Expected one version such as "3".']})
-    return int(tags[0].strip('"'))
-
-
-def _tags(header: str) -> list[str]:
-    """Entity tags of an If-Match/If-None-Match header; weak tags compare like strong."""
-    out = []
-    for part in header.split(","):
-        part = part.strip().removeprefix("W/")
-        if part:
-            out.append(part if part.startswith('"') else f'"{part}"')
-    return out
+    return expected_version(body, "comment", required=True)  # type: ignore[return-value]
 
 
 def _historical(comment: Comment, position: int) -> dict[str, Any]:

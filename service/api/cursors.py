@@ -40,7 +40,7 @@ def decode_scored(kind: str, cursor: str | None, *,
         text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise _invalid() from None
-    match = _PAYLOAD.match(text)
+    match = _PAYLOAD.fullmatch(text)
     if not match or match.group(1) != kind or (match.group(3) is not None) != scored:
         raise _invalid()
     score = None

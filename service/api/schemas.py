@@ -50,6 +50,14 @@ def FilterText(**kwargs: object) -> fields.String:  # noqa: N802 - a field facto
         error="Must be 1 to 200 characters, without control characters."), **kwargs)
 
 
+def StoredText(*, max_len: int, **kwargs: object) -> fields.String:  # noqa: N802
+    """Free text an administrator stores (a description): no control characters but the
+    line break and tab, at most `max_len` characters."""
+    return fields.String(validate=validate.Regexp(
+        r"\A[^\x00-\x08\x0b-\x1f\x7f]{0,%s}\Z" % (max_len,),  # noqa: UP031 - braces
+        error=f"At most {max_len} characters, without control characters."), **kwargs)
+
+
 def Position(**kwargs: object) -> fields.Integer:  # noqa: N802 - a field factory
     return fields.Integer(validate=validate.Range(min=0, max=MAX_POSITION), **kwargs)
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -33,9 +32,10 @@ from ..webhooks.outbox import STATUSES, DeliveryNotFound
 from . import cursors
 from .auth import ADMINS, actor, context, requires
 from .errors import ApiError
+from .etags import if_match_version
 from .requests import Blueprint
 from .runtime import runtime
-from .schemas import MAX_PAGE, StrictSchema, Timestamp
+from .schemas import MAX_PAGE, StoredText, StrictSchema, Timestamp
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ IF_MATCH = {
     "schema": {"type": "string"},
     "description": 'The endpoint version from its ETag ("3"); 412 when it has changed since.',
 }
-VERSION_TAG = re.compile(r'^\s*(?:W/)?"?([0-9]{1,18})"?\s*$')
 EVENT_TYPE_NOTE = (f"Known types: {', '.join(SUBSCRIBABLE)}. Empty or absent means all of "
                    "them; `webhook.ping` is only sent by the test action.")
 
@@ -60,8 +59,7 @@ class EndpointInSchema(StrictSchema):
                        "it must resolve only to public addresses."})
     event_types = fields.List(fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
                               load_default=None, metadata={"description": EVENT_TYPE_NOTE})
-    description = fields.String(load_default=None, allow_none=True,
-                                validate=validate.Length(max=MAX_DESCRIPTION))
+    description = StoredText(max_len=MAX_DESCRIPTION, load_default=None, allow_none=True)
     include_body = fields.Boolean(load_default=False, metadata={
         "description": "Put the comment text in comment.submitted (off by default)."})
 
@@ -70,7 +68,7 @@ class EndpointPatchSchema(StrictSchema):
     url = fields.String(validate=validate.Length(min=1, max=2000))
     event_types = fields.List(fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
                               metadata={"description": EVENT_TYPE_NOTE})
-    description = fields.String(allow_none=True, validate=validate.Length(max=MAX_DESCRIPTION))
+    description = StoredText(max_len=MAX_DESCRIPTION, allow_none=True)
     include_body = fields.Boolean()
     enabled = fields.Boolean(metadata={
         "description": "true re-enables a disabled endpoint (its held deliveries then go "
@@ -285,7 +283,8 @@ class EndpointResource(MethodView):
         changes = {k: v for k, v in body.items()}
         if "description" in changes and changes["description"] is None:
             changes["description"] = ""
-        _hooks().update_endpoint(endpoint_id, expected_version=_if_match(),
+        expected = if_match_version("webhook endpoint")
+        _hooks().update_endpoint(endpoint_id, expected_version=expected,
                                  metadata=context().metadata(), **changes)
         log.info("webhook endpoint %d changed by %s: %s", endpoint_id, actor().id,
                  ", ".join(sorted(changes)) or "nothing")
@@ -388,17 +387,6 @@ class Redeliver(MethodView):
         delivery = _hooks().redeliver(delivery_id)
         log.info("webhook delivery %d redelivery requested by %s", delivery_id, actor().id)
         return delivery, 202, {"Location": f"/v1/webhooks/deliveries/{delivery_id}"}
-
-
-def _if_match() -> int | None:
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    match = VERSION_TAG.match(header)
-    if not match:
-        raise ApiError(400, "invalid_if_match", 'If-Match must be an ETag like "3".',
-                       {"If-Match": ['An ETag like "3".']})
-    return int(match.group(1))
 
 
 def _sentence(value: object) -> str:

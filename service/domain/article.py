@@ -12,7 +12,7 @@ from datetime import datetime
 
 from .errors import DecisionRefused, InvalidInput
 from .events import ArticleClosed, ArticleRegistered, ArticleReopened, DomainEvent
-from .text import clean_text, optional_text
+from .text import clean_name, optional_text
 
 CLOSING_MESSAGE_MAX = 500
 
@@ -20,7 +20,7 @@ ARTICLE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def valid_article_id(value: object) -> str:
-    if not isinstance(value, str) or not ARTICLE_ID.match(value):
+    if not isinstance(value, str) or not ARTICLE_ID.fullmatch(value):
         raise InvalidInput(
             "invalid article id",
             {"article_id": ["1-100 letters, digits, '.', '_' or '-', starting with a letter "
@@ -41,7 +41,7 @@ def register_article(
 ) -> ArticleRegistered:
     return ArticleRegistered(
         article_id=valid_article_id(article_id),
-        title=clean_text(title, "title", min_len=1, max_len=300),
+        title=clean_name(title, "title", max_len=300),
         url=optional_text(url, "url", max_len=2000),
         language=optional_text(language, "language", max_len=20),
         published_at=published_at,

@@ -23,7 +23,7 @@ from .events import (
     Flag,
 )
 from .guidelines import GuidelineCatalogue
-from .text import clean_text, optional_text
+from .text import clean_name, clean_text, optional_text
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 NOTE_MAX = 2000
@@ -165,8 +165,7 @@ def submit_comment(
     values: dict[str, object] = {}
     checks = {
         "body": lambda: clean_text(body, "body", min_len=1, max_len=rules.body_max),
-        "author.name": lambda: clean_text(
-            author_name, "author.name", min_len=1, max_len=rules.name_max),
+        "author.name": lambda: clean_name(author_name, "author.name", max_len=rules.name_max),
         "author.email": lambda: _email(author_email),
         "network_address": lambda: _address(network_address),
     }
@@ -197,7 +196,7 @@ def submit_comment(
 
 def _email(value: object) -> str | None:
     email = optional_text(value, "author.email", max_len=254)
-    if email is not None and not EMAIL.match(email):
+    if email is not None and not EMAIL.fullmatch(email):
         raise InvalidInput("invalid e-mail", {"author.email": ["Not a valid e-mail address."]})
     return email
 

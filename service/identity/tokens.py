@@ -75,7 +75,7 @@ def hash_token(token: str) -> str:
 
 def create(conn: Connection, *, name: str, role: str, now: datetime) -> tuple[TokenInfo, str]:
     """Make a token for NAME with ROLE. Returns its record and the token, which is never kept."""
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise TokenError("name must be 1-100 letters, digits, '.', '_', '@' or '-', "
                          "starting with a letter or digit")
     if role not in ROLES:
@@ -118,7 +118,7 @@ def revoke(conn: Connection, token_id: int, *, now: datetime) -> TokenInfo:
 
 def verify(conn: Connection, token: str) -> TokenInfo | None:
     """The active token's record, or None when the token is malformed, unknown or revoked."""
-    if not isinstance(token, str) or not TOKEN.match(token):
+    if not isinstance(token, str) or not TOKEN.fullmatch(token):
         return None
     row = conn.execute(
         sa.select(*_COLUMNS).where(api_tokens.c.token_hash == hash_token(token))

@@ -141,7 +141,8 @@ TEXTS = [
 @pytest.mark.parametrize("text", TEXTS)
 def test_unicode_round_trips_byte_for_byte(client, article, tokens, services, text):
     assert unicodedata.is_normalized("NFC", text)
-    raw = json.dumps({"author": {"name": text[:40].strip()}, "body": text},
+    name = text.split("\n")[0][:40].strip()  # names are one line; bodies keep theirs
+    raw = json.dumps({"author": {"name": name}, "body": text},
                      ensure_ascii=False).encode("utf-8")
     response = client.post(f"/v1/articles/{article}/comments", data=raw,
                            headers={"Content-Type": "application/json; charset=utf-8"})
@@ -150,7 +151,7 @@ def test_unicode_round_trips_byte_for_byte(client, article, tokens, services, te
 
     state = client.get(f"/v1/comments/{comment_id}", headers=bearer(tokens.moderator))
     assert state.get_json()["body"].encode("utf-8") == text.encode("utf-8")
-    assert state.get_json()["author_name"] == text[:40].strip()
+    assert state.get_json()["author_name"] == name
     assert text.encode("utf-8").split(b"\n")[0] in state.get_data()  # sent as UTF-8, unescaped
 
     assert approve(client, tokens.moderator, comment_id, note=text).status_code == 200

@@ -173,6 +173,10 @@ def test_admin_registers_articles(client, tokens, services):
                  409, "article_exists")
     assert_error(client.post("/v1/articles", json={"id": "x y", "title": "t"},
                              headers=bearer(tokens.admin)), 422, "invalid_input")
+    for bad in ({"id": "demo-newline\n", "title": "t"}, {"id": "ok-2", "title": "t\nx"},
+                {"id": "ok-3", "title": "\u200b"}):
+        assert_error(client.post("/v1/articles", json=bad, headers=bearer(tokens.admin)),
+                     422, "invalid_input")
     assert_error(client.post("/v1/articles", json={"id": "ok", "title": "t",
                                                    "published_at": "2026-10-31T12:00:00"},
                              headers=bearer(tokens.admin)), 422, "validation_failed")

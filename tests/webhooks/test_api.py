@@ -68,6 +68,12 @@ def test_an_admin_manages_endpoints(client, admin, receiver, clock):
     assert body["disabled_reason"] == "disabled by an administrator"
     assert_error(client.patch(location, json={"enabled": True},
                               headers={**admin, "If-Match": '"1"'}), 412, "precondition_failed")
+    assert_error(client.patch(location, json={"description": "weak"},
+                              headers={**admin, "If-Match": 'W/"2"'}), 412, "precondition_failed")
+    for bad in ("a\u0000b", "bell\u0007", "esc\u001b[31m"):
+        assert_error(client.patch(location, json={"description": bad}, headers=admin), 422,
+                     "validation_failed")
+    assert client.get(location, headers=admin).get_json()["description"] == "paused"
     assert_error(client.post(f"{location}/test", headers=admin), 409,
                  "webhook_endpoint_disabled")
     assert client.patch(location, json={"enabled": True}, headers=admin).status_code == 200
