@@ -182,7 +182,7 @@ def test_a_chunked_body_over_the_limit_is_refused_whole(server: Server):
     assert _chunked_post(server, path, cut_is_valid + b"x" * 40_000) == 413
     _, _, feed = server.call("GET", "/v1/events?limit=1000",
                              headers={"Authorization": f"Bearer {auditor}"})
-    assert [e["type"] for e in feed["items"]] == ["article.registered"]
+    assert not [e for e in feed["items"] if e["type"].startswith("comment.")]
     assert _chunked_post(server, path, valid) == 202
     with socket.create_connection(("127.0.0.1", int(server.base.rsplit(":", 1)[1]))) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
