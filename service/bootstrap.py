@@ -13,6 +13,7 @@ from .application.access import Access
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
 from .application.handlers import Moderation
+from .application.privacy import Privacy
 from .application.queries import ModerationQueries
 from .audit.signing import SigningKeyError, load_signer
 from .config import Settings
@@ -41,6 +42,7 @@ class Services:
     claims: Claims | None = None
     access: Access | None = None
     checkpoints: Checkpoints | None = None
+    privacy: Privacy | None = None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -76,4 +78,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                                       checkpoints=checkpoints),
                     claims=Claims(engine, clock, settings.claim_seconds),
                     access=Access(moderation.unit_of_work, clock),
-                    checkpoints=checkpoints)
+                    checkpoints=checkpoints,
+                    privacy=Privacy(engine, store, runner, clock, moderation.followers))

@@ -55,3 +55,32 @@ def test_token_and_article_names_with_a_line_break_are_refused(settings, service
     assert services.queries.head() == 0
     listed = invoke(settings, "tokens", "list")
     assert "nl" not in listed.output
+
+
+def test_authors_lookup_export_erase_from_a_shell(settings, services):
+    import json as _json
+
+    from service.application.commands import RegisterArticle
+
+    services.moderation.register_article(RegisterArticle("cli-a", "A"), Context())
+    rec = services.moderation.submit_comment(
+        SubmitComment("cli-a", "Shell Person", "Typed in a shell", "shell@example.org"),
+        Context())
+    found = invoke(settings, "authors", "lookup", "shell@example.org")
+    assert found.exit_code == 0, found.output
+    author_id = found.output.strip()
+    assert author_id == services.queries.comment(rec.id)["author_id"]
+    assert invoke(settings, "authors", "lookup", "nobody@example.org").exit_code == 1
+    exported = invoke(settings, "authors", "export", author_id)
+    assert exported.exit_code == 0, exported.output
+    document = _json.loads(exported.output)
+    assert document["comments"][0]["body"] == "Typed in a shell"
+    assert invoke(settings, "authors", "erase", author_id).exit_code == 2  # --note required
+    erased = invoke(settings, "authors", "erase", author_id, "--note", "ticket 9")
+    assert erased.exit_code == 0, erased.output
+    assert "erased: 1 comments" in erased.output
+    again = invoke(settings, "authors", "erase", author_id, "--note", "ticket 9")
+    assert "already erased" in again.output
+    assert services.queries.comment(rec.id)["body"] is None
+    feed = services.queries.feed(types=["author.erased"], personal=True)
+    assert feed[0]["metadata"]["actor"] == {"id": "cli", "role": "admin"}

@@ -161,8 +161,10 @@ def _historical(comment: Comment, position: int) -> dict[str, Any]:
         "reasons": list(comment.reasons), "guideline_version": comment.guideline_version,
         "note": comment.note, "decided_by": comment.decided_by,
         "decided_at": comment.decided_at, "submitted_at": comment.submitted_at,
-        "flags": [{"code": f.code, "guideline": f.guideline, "evidence": f.evidence}
+        "flags": [{"code": f.code, "guideline": f.guideline,
+                   "evidence": None if submitted.erased else f.evidence}
                   for f in comment.flags],
-        "risk": comment.risk, "version": comment.version, "as_of_position": position,
+        "risk": comment.risk, "erased": submitted.erased, "version": comment.version,
+        "as_of_position": position,
     }
     return state

@@ -11,7 +11,7 @@ Domain and application errors map to statuses here and nowhere else:
     invalid_input, unknown_reason, parent_not_found      422  (the request's content)
     note_required                                        422  (add a note and retry)
     idempotency_key_reused                               422  (same key, different body)
-    comment_not_found, article_not_found                 404
+    comment_not_found, article_not_found, author_not_found  404
     decision_refused                                     409  (already in that state)
     version_conflict (StaleVersion)                      409  + current state and winner
     article_exists                                       409
@@ -43,6 +43,7 @@ from ..application.errors import (
 )
 from ..domain.errors import (
     ArticleIsClosed,
+    AuthorNotFound,
     CommentNotFound,
     DecisionRefused,
     DomainError,
@@ -65,6 +66,7 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (DecisionRefused, 409),
     (CommentNotFound, 404),
     (ArticleNotFound, 404),
+    (AuthorNotFound, 404),
     (ArticleExists, 409),
     (ClaimedByOther, 409),
     (IdempotencyKeyReused, 422),

@@ -191,7 +191,8 @@ class ActionArgsSchema(WindowArgsSchema, PageArgsSchema):
 class FlagSchema(ma.Schema):
     code = fields.String(required=True)
     guideline = fields.String(allow_none=True, required=True)
-    evidence = fields.String(required=True)
+    evidence = fields.String(allow_none=True, required=True, metadata={
+        "description": "What matched; null once the author was erased."})
 
 
 class CommentSchema(ma.Schema):
@@ -216,6 +217,8 @@ class CommentSchema(ma.Schema):
     submitted_at = fields.DateTime(required=True)
     flags = fields.List(fields.Nested(FlagSchema), required=True)
     risk = fields.Float(allow_none=True, required=True)
+    erased = fields.Boolean(required=True, metadata={
+        "description": "The author was erased: name, e-mail, text and evidence are null."})
     version = fields.Integer(required=True, metadata={
         "description": "Increases with every event; the ETag and the If-Match value."})
 
@@ -327,6 +330,9 @@ class PublicCommentSchema(ma.Schema):
     body = fields.String(allow_none=True, required=True)
     submitted_at = fields.DateTime(required=True)
     published_at = fields.DateTime(attribute="approved_at", required=True)
+    erased = fields.Boolean(required=True, metadata={
+        "description": "The author was erased: a placeholder keeping the thread's shape, "
+                       "with no name and no text."})
 
 
 class PublicPageSchema(ma.Schema):
@@ -405,6 +411,8 @@ class AuditDecisionSchema(ma.Schema):
     decided_at = fields.DateTime(required=True)
     submitted_at = fields.DateTime(required=True)
     seconds_to_decision = fields.Float(required=True)
+    erased = fields.Boolean(required=True, metadata={
+        "description": "The author was erased: the comment's personal data is gone."})
 
 
 class ActorSchema(ma.Schema):
@@ -506,3 +514,80 @@ class ReadinessSchema(ma.Schema):
     schema_revision = fields.String(allow_none=True, required=True)
     expected_revision = fields.String(allow_none=True, required=True)
     log_head = fields.Integer(required=True)
+
+
+# -- personal data ---------------------------------------------------------------------
+
+class LookupInSchema(StrictSchema):
+    email = fields.String(required=True, metadata={
+        "description": "The e-mail address the person wrote with."})
+
+
+class LookupSchema(ma.Schema):
+    author_id = fields.String(required=True)
+    erased = fields.Boolean(required=True, metadata={
+        "description": "The author has been erased already."})
+    comments = fields.Integer(required=True)
+
+
+class ErasureInSchema(StrictSchema):
+    note = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Why (the request's ticket, say). Required."})
+
+
+class ErasureSchema(ma.Schema):
+    author_id = fields.String(required=True)
+    event_id = fields.String(required=True)
+    position = fields.Integer(required=True)
+    erased_at = fields.DateTime(required=True)
+    erased_by = fields.String(allow_none=True, required=True)
+    note = fields.String(required=True)
+    comment_ids = fields.List(fields.String(), required=True)
+    replayed = fields.Boolean(required=True, metadata={
+        "description": "True when the author had been erased before: the original erasure."})
+
+
+class ExportDecisionSchema(ma.Schema):
+    position = fields.Integer(required=True)
+    decision = fields.String(required=True)
+    previous_status = fields.String(required=True)
+    moderator_id = fields.String(required=True)
+    reasons = fields.List(fields.String(), required=True)
+    guideline_version = fields.String(allow_none=True, required=True)
+    note = fields.String(allow_none=True, required=True)
+    decided_at = fields.DateTime(required=True)
+
+
+class ExportCommentSchema(ma.Schema):
+    comment_id = fields.String(required=True)
+    article_id = fields.String(required=True)
+    parent_id = fields.String(allow_none=True, required=True)
+    submitted_at = fields.DateTime(required=True)
+    status = fields.String(required=True)
+    erased = fields.Boolean(required=True)
+    author_name = fields.String(allow_none=True, required=True)
+    author_email = fields.String(allow_none=True, required=True)
+    network_address = fields.String(allow_none=True, required=True)
+    body = fields.String(allow_none=True, required=True)
+    flags = fields.List(fields.Nested(FlagSchema), required=True)
+    decisions = fields.List(fields.Nested(ExportDecisionSchema), required=True)
+
+
+class ExportActivitySchema(ma.Schema):
+    type = fields.String(required=True)
+    position = fields.Integer(required=True)
+    recorded_at = fields.DateTime(required=True)
+    actor = fields.String(allow_none=True, required=True)
+
+
+class ExportSchema(ma.Schema):
+    author_id = fields.String(required=True)
+    exported_at = fields.DateTime(required=True)
+    erased = fields.Boolean(required=True)
+    names = fields.List(fields.String(), required=True)
+    emails = fields.List(fields.String(), required=True)
+    network_addresses = fields.List(fields.String(), required=True, metadata={
+        "description": "Addresses still held (older ones are no longer readable)."})
+    comments = fields.List(fields.Nested(ExportCommentSchema), required=True)
+    activity = fields.List(fields.Nested(ExportActivitySchema), required=True, metadata={
+        "description": "What admins did about this author: look-ups, exports, erasures."})

@@ -24,6 +24,7 @@ from ..domain.events import (
 )
 from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
 from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
+from ..eventstore.personal_data import PersonalDataVault
 from ..projections.articles import closure, get_article
 from ..projections.comments import author_history
 from ..projections.runner import ProjectionRunner
@@ -234,7 +235,7 @@ class Moderation:
         """Same e-mail, same author: a keyed pseudonym, so the log never holds the address.
         Without an e-mail every comment has an author of its own, new by construction."""
         if isinstance(email, str) and email.strip():
-            return "author-" + uow.vault.pseudonym("email", email.strip().casefold()), False
+            return email_author_id(uow.vault, email), False
         author_id = "author-" + uuid.uuid4().hex
         uow.vault.mark_new(author_id)
         return author_id, True
@@ -270,6 +271,11 @@ class Moderation:
                  ctx.actor.id, rec.version, rec.position)
         return Recorded(comment_id, rec.version, rec.position, status,
                         event.decided_at.isoformat())
+
+
+def email_author_id(vault: PersonalDataVault, email: str) -> str:
+    """The author id of everyone who writes with this e-mail address (a keyed pseudonym)."""
+    return "author-" + vault.pseudonym("email", email.strip().casefold())
 
 
 def _comment_id(value: object, field: str) -> str:

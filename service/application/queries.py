@@ -71,6 +71,22 @@ def _envelope(recorded: RecordedEvent, payload: dict[str, Any]) -> dict[str, Any
     }
 
 
+def _mark_erased(codec: Any, items: list[tuple[RecordedEvent, dict[str, Any]]]
+                 ) -> list[dict[str, Any]]:
+    """Feed entries without personal data, each submission saying whether its author has
+    been erased (one key query per page, nothing decrypted)."""
+    subjects = {r.data["personal"]["subject"] for r, _ in items
+                if r.type == CommentSubmitted.TYPE and "personal" in r.data}
+    if subjects:
+        codec.vault.preload(subjects)
+    out = []
+    for recorded, payload in items:
+        if recorded.type == CommentSubmitted.TYPE and "personal" in recorded.data:
+            payload["erased"] = not codec.vault.holds(recorded.data["personal"]["subject"])
+        out.append(_envelope(recorded, payload))
+    return out
+
+
 class ModerationQueries:
     def __init__(self, engine: Engine, store: EventStore, clock: Callable[[], datetime],
                  codec_for: CodecFactory):
@@ -176,7 +192,7 @@ class ModerationQueries:
                                            stream_prefix=stream_prefix)
             codec = self._codec(conn)
             if not personal:
-                return [_envelope(r, codec.public_payload(r)) for r in recorded]
+                return _mark_erased(codec, [(r, codec.public_payload(r)) for r in recorded])
             decoded = codec.decode_all(recorded)
             return [describe(r, e, personal=True) for r, e in zip(recorded, decoded, strict=True)]
 

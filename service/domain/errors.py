@@ -27,6 +27,10 @@ class CommentNotFound(DomainError):
     code = "comment_not_found"
 
 
+class AuthorNotFound(DomainError):
+    code = "author_not_found"
+
+
 class ParentNotFound(DomainError):
     code = "parent_not_found"
 

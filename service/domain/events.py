@@ -36,6 +36,7 @@ class CommentSubmitted:
     network_address: str | None
     body: str | None
     submitted_at: datetime
+    erased: bool = False  # set on read when the author's key is gone; never stored
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ AdminEvent = (
     | WebhookEndpointDisabled | WebhookEndpointDeleted | WebhookSecretRotated
 )
 
+
 @dataclass(frozen=True)
 class AuditCheckpoint:
     """A signed statement that the log's event at `head_position` has hash `head_hash`
@@ -188,12 +190,43 @@ class AuditCheckpoint:
     signature: str
 
 
+@dataclass(frozen=True)
+class AuthorErased:
+    """An admin erased an author: their key is destroyed, every plaintext copy purged.
+    Holds no personal data: the pseudonymous author id, the comments it covered, the note."""
+
+    TYPE = "author.erased"
+    author_id: str
+    comment_ids: tuple[str, ...]
+    note: str
+    erased_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorLookedUp:
+    """An admin found which author id an e-mail address belongs to."""
+
+    TYPE = "author.looked_up"
+    author_id: str
+    looked_up_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorExported:
+    """An admin exported everything held about an author (a subject-access request)."""
+
+    TYPE = "author.exported"
+    author_id: str
+    exported_at: datetime
+
+
 # Events stored field for field (scalars, tuples, dicts, times), decoded generically.
-PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint)
+PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint, AuthorErased, AuthorLookedUp, AuthorExported)
 
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
-    | ArticleClosed | ArticleReopened | AdminEvent | AuditCheckpoint
+    | ArticleClosed | ArticleReopened | AdminEvent | AuditCheckpoint | AuthorErased
+    | AuthorLookedUp | AuthorExported
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
@@ -237,3 +270,9 @@ def url_fingerprint(url: str) -> tuple[str, str]:
         port = None
     origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
     return origin, hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+
+def author_stream(author_id: str) -> str:
+    """An author's own stream. Author ids already read `author-<pseudonym>`, so the id is
+    the stream name (`author-<hex>`), not `author-author-<hex>`."""
+    return author_id if author_id.startswith("author-") else f"author-{author_id}"

@@ -17,6 +17,7 @@ from ..domain.events import (
     EVENT_TYPES,
     PLAIN_EVENTS,
     ArticleRegistered,
+    AuthorErased,
     CommentApproved,
     CommentRejected,
     CommentScreened,
@@ -61,10 +62,13 @@ class EventCodec:
             if isinstance(value, datetime):
                 data[key] = _time(value)
         if isinstance(event, CommentSubmitted):
+            data.pop("erased")
             personal = {name: data.pop(name) for name in PERSONAL_FIELDS}
             data["personal"] = self._vault.seal(event.author_id, personal, event.comment_id)
         if isinstance(event, CommentRejected):
             data["reasons"] = list(event.reasons)
+        if isinstance(event, AuthorErased):
+            data["comment_ids"] = list(event.comment_ids)
         return event.TYPE, CURRENT_SCHEMA[event.TYPE], data
 
     def decode_all(self, batch: list[RecordedEvent], *,
@@ -84,12 +88,13 @@ class EventCodec:
         if cls is CommentSubmitted:
             opened = self._vault.open(data["personal"], data["comment_id"]) if personal \
                 else None
-            personal = opened or dict.fromkeys(PERSONAL_FIELDS)
+            held = opened or dict.fromkeys(PERSONAL_FIELDS)
             return CommentSubmitted(
                 comment_id=data["comment_id"], article_id=data["article_id"],
                 parent_id=data["parent_id"], author_id=data["author_id"],
                 submitted_at=_parse_time(data["submitted_at"]),
-                **{name: personal.get(name) for name in PERSONAL_FIELDS},
+                **{name: held.get(name) for name in PERSONAL_FIELDS},
+                erased=personal and opened is None,
             )
         if cls is CommentApproved:
             return CommentApproved(

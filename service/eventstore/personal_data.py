@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Connection
 
@@ -61,15 +62,26 @@ class PersonalDataVault:
         }
 
     def open(self, sealed: dict[str, str], aad: str) -> dict[str, Any] | None:
-        """The sealed payload, or None once its subject has been erased."""
+        """The sealed payload, or None once its subject has been erased.
+
+        A subject who comes back after an erasure (the same e-mail, so the same author id)
+        gets a fresh key; what was sealed under the destroyed one does not open with it
+        (the tag check fails) and stays erased."""
         key = self._key(sealed["subject"], create=False)
         if key is None:
             return None
-        plaintext = AESGCM(key).decrypt(
-            base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]),
-            aad.encode(),
-        )
+        try:
+            plaintext = AESGCM(key).decrypt(
+                base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["ciphertext"]),
+                aad.encode(),
+            )
+        except InvalidTag:
+            return None
         return json.loads(plaintext)
+
+    def holds(self, subject_id: str) -> bool:
+        """Whether a key exists for the subject (its sealed data can still be opened)."""
+        return self._key(subject_id, create=False) is not None
 
     def preload(self, subject_ids: set[str]) -> None:
         """Fetch many keys in one query (a replay reads thousands of authors' comments)."""

@@ -6,14 +6,14 @@ replaying the log into fresh copies of its tables must give exactly the live sta
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import json_dumps, metadata
-from ..domain.events import DomainEvent
+from ..domain.events import AuthorErased, DomainEvent
 from ..eventstore import RecordedEvent
 
 checkpoints = sa.Table(
@@ -42,6 +42,28 @@ class Projection:
 
     def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
         self.apply_all(conn, [(recorded, event)])
+
+
+def split_at_erasures(changes: Sequence[Change]) -> list[tuple[list[Change],
+                                                                 AuthorErased | None]]:
+    """The changes cut at each `author.erased`: runs of ordinary events, each followed by
+    the erasure that ends it (None after the last run). A projection writes a run, then
+    applies the erasure to what is stored, so the order of the log is kept."""
+    out: list[tuple[list[Change], AuthorErased | None]] = []
+    run: list[Change] = []
+    for change in changes:
+        if isinstance(change[1], AuthorErased):
+            out.append((run, change[1]))
+            run = []
+        else:
+            run.append(change)
+    out.append((run, None))
+    return out
+
+
+def chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    for i in range(0, len(values), size):
+        yield list(values[i:i + size])
 
 
 class RowBatch:

@@ -10,12 +10,13 @@ from sqlalchemy.engine import Connection
 
 from ..db import JSONDoc, UTCDateTime, metadata
 from ..domain.events import (
+    AuthorErased,
     CommentApproved,
     CommentRejected,
     CommentScreened,
     CommentSubmitted,
 )
-from .base import Change, Projection, RowBatch
+from .base import Change, Projection, RowBatch, chunks
 
 comment_state = sa.Table(
     "comment_state",
@@ -39,6 +40,8 @@ comment_state = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("last_position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
               nullable=False),
+    # the author was erased: name, e-mail, body and screening evidence are null
+    sa.Column("erased", sa.Boolean(), nullable=False),
     sa.Index(None, "author_id"),
 )
 
@@ -60,7 +63,8 @@ class CommentStateProjection(Projection):
                         author_name=event.author_name, author_email=event.author_email,
                         body=event.body, status="pending", reasons=[],
                         guideline_version=None, note=None, decided_by=None, decided_at=None,
-                        submitted_at=event.submitted_at, flags=[], risk=None, **moved))
+                        submitted_at=event.submitted_at, flags=[], risk=None, erased=False,
+                        **moved))
                 case CommentScreened():
                     flags = [{"code": f.code, "guideline": f.guideline, "evidence": f.evidence}
                              for f in event.flags]
@@ -76,6 +80,14 @@ class CommentStateProjection(Projection):
                                 guideline_version=event.guideline_version, note=event.note,
                                 decided_by=event.moderator_id, decided_at=event.decided_at,
                                 **moved)
+                case AuthorErased():
+                    rows.flush(conn)  # the erasure applies to everything before it
+                    for ids in chunks(sorted(event.comment_ids)):
+                        for row in conn.execute(sa.select(table.c.comment_id, table.c.flags)
+                                                .where(table.c.comment_id.in_(ids))):
+                            rows.update(row.comment_id, author_name=None, author_email=None,
+                                        body=None, erased=True,
+                                        flags=[{**f, "evidence": None} for f in row.flags])
         rows.flush(conn)
 
 
@@ -93,6 +105,13 @@ def get_comments(conn: Connection, comment_ids: list[str]) -> dict[str, dict[str
         sa.select(comment_state).where(comment_state.c.comment_id.in_(comment_ids))
     )
     return {r.comment_id: dict(r._mapping) for r in rows}
+
+
+def author_comment_ids(conn: Connection, author_id: str) -> list[str]:
+    """The author's comments, oldest first."""
+    t = comment_state
+    return list(conn.execute(sa.select(t.c.comment_id).where(t.c.author_id == author_id)
+                             .order_by(t.c.submitted_at, t.c.comment_id)).scalars())
 
 
 def author_history(conn: Connection, author_id: str, body: str | None,

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from ..db import JSONDoc, UTCDateTime, metadata
 from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted
-from .base import Change, Projection, bulk_insert
+from .base import Change, Projection, bulk_insert, chunks, split_at_erasures
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -38,6 +38,7 @@ decision_log = sa.Table(
     sa.Column("decided_at", UTCDateTime(), nullable=False),
     sa.Column("submitted_at", UTCDateTime(), nullable=False),
     sa.Column("seconds_to_decision", sa.Float(), nullable=False),
+    sa.Column("erased", sa.Boolean(), nullable=False),  # the comment's author was erased
     sa.Index(None, "moderator_id", "position"),
     sa.Index(None, "article_id", "position"),
     sa.Index(None, "comment_id", "position"),
@@ -61,6 +62,7 @@ decision_log_submissions = sa.Table(
     metadata,
     sa.Column("comment_id", sa.String(36), primary_key=True),
     sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("erased", sa.Boolean(), nullable=False),
 )
 
 
@@ -69,27 +71,41 @@ class DecisionLogProjection(Projection):
     live_tables = (decision_log, decision_reasons, decision_log_submissions)
 
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
+        log, _, submissions = self.tables
+        for run, erasure in split_at_erasures(changes):
+            self._apply_run(conn, run)
+            if erasure is not None:
+                for ids in chunks(sorted(erasure.comment_ids)):
+                    conn.execute(log.update().where(log.c.comment_id.in_(ids))
+                                 .values(erased=True))
+                    conn.execute(submissions.update()
+                                 .where(submissions.c.comment_id.in_(ids))
+                                 .values(erased=True))
+
+    def _apply_run(self, conn: Connection, changes: Sequence[Change]) -> None:
         log, reasons, submissions = self.tables
-        submitted: dict[str, datetime] = {}
+        submitted: dict[str, tuple[datetime, bool]] = {}
         decided = []
         for recorded, event in changes:
             if isinstance(event, CommentSubmitted):
-                submitted[event.comment_id] = event.submitted_at
+                submitted[event.comment_id] = (event.submitted_at, False)
             elif isinstance(event, CommentApproved | CommentRejected):
                 decided.append((recorded, event))
         bulk_insert(conn, submissions, [
-            {"comment_id": cid, "submitted_at": at} for cid, at in submitted.items()])
+            {"comment_id": cid, "submitted_at": at, "erased": erased}
+            for cid, (at, erased) in submitted.items()])
         if not decided:
             return
         earlier = sorted({e.comment_id for _, e in decided} - submitted.keys())
         for i in range(0, len(earlier), 500):
             found = conn.execute(
-                sa.select(submissions.c.comment_id, submissions.c.submitted_at)
+                sa.select(submissions.c.comment_id, submissions.c.submitted_at,
+                          submissions.c.erased)
                 .where(submissions.c.comment_id.in_(earlier[i:i + 500])))
-            submitted.update({r.comment_id: r.submitted_at for r in found})
+            submitted.update({r.comment_id: (r.submitted_at, r.erased) for r in found})
         log_rows, reason_rows = [], []
         for recorded, event in decided:
-            submitted_at = submitted[event.comment_id]
+            submitted_at, erased = submitted[event.comment_id]
             rejected = isinstance(event, CommentRejected)
             codes = list(event.reasons) if rejected else []
             log_rows.append(dict(
@@ -100,6 +116,7 @@ class DecisionLogProjection(Projection):
                 guideline_version=event.guideline_version if rejected else None,
                 note=event.note, decided_at=event.decided_at, submitted_at=submitted_at,
                 seconds_to_decision=(event.decided_at - submitted_at).total_seconds(),
+                erased=erased,
             ))
             reason_rows += [{"position": recorded.position, "ordinal": i, "reason": code}
                             for i, code in enumerate(codes)]

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import UTCDateTime, metadata
-from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted
+from ..domain.events import AuthorErased, CommentApproved, CommentRejected, CommentSubmitted
 from .base import Change, Projection, RowBatch
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -27,6 +27,9 @@ public_comments = sa.Table(
     sa.Column("submitted_at", UTCDateTime(), nullable=False),
     sa.Column("submitted_position", Position, nullable=False),
     sa.Column("approved_at", UTCDateTime(), nullable=True),
+    # the author was erased: the comment stays as a placeholder (no name, no text) so
+    # replies keep their place in the thread
+    sa.Column("erased", sa.Boolean(), nullable=False),
     sa.Index(None, "article_id", "submitted_position",
              postgresql_where=sa.text("approved_at IS NOT NULL"),
              sqlite_where=sa.text("approved_at IS NOT NULL")),
@@ -47,11 +50,15 @@ class PublicThreadProjection(Projection):
                         comment_id=event.comment_id, article_id=event.article_id,
                         parent_id=event.parent_id, author_name=event.author_name,
                         body=event.body, submitted_at=event.submitted_at,
-                        submitted_position=recorded.position, approved_at=None))
+                        submitted_position=recorded.position, approved_at=None,
+                        erased=False))
                 case CommentApproved():
                     rows.update(event.comment_id, approved_at=event.decided_at)
                 case CommentRejected():
                     rows.update(event.comment_id, approved_at=None)
+                case AuthorErased():
+                    for comment_id in event.comment_ids:
+                        rows.update(comment_id, author_name=None, body=None, erased=True)
         rows.flush(conn)
 
 
@@ -62,7 +69,7 @@ def public_thread(
     t = public_comments
     query = (
         sa.select(t.c.comment_id, t.c.article_id, t.c.parent_id, t.c.author_name, t.c.body,
-                  t.c.submitted_at, t.c.approved_at, t.c.submitted_position)
+                  t.c.submitted_at, t.c.approved_at, t.c.submitted_position, t.c.erased)
         .where(t.c.article_id == article_id, t.c.approved_at.is_not(None))
         .order_by(t.c.submitted_position)
         .limit(limit)

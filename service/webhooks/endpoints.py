@@ -23,7 +23,8 @@ from ..db import JSONDoc, UTCDateTime, metadata
 from . import signing
 
 SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected",
-                "article.closed", "article.reopened", "audit.checkpoint")
+                "article.closed", "article.reopened", "audit.checkpoint",
+                "author.erased")
 PING = "webhook.ping"
 MAX_OLD_SECRETS = 10
 MAX_DESCRIPTION = 500

@@ -2,12 +2,12 @@
 
 `data` holds ids, the article, the comment's (or article's) status, reasons, the actor and
 times: enough to act on, and for anything more a consumer asks the API. Personal data stays
-out: no author
-name, e-mail or network address, no moderator note, no screening evidence (it quotes the
-text). The comment body is included only for endpoints that opted in, and only in
-`comment.submitted`; it is not stored with the delivery but read from the event log at send
-time, so erasing the author (crypto-shredding) erases it from later sends too (it becomes
-null).
+out: no author name, e-mail or network address, no moderator note, no screening evidence
+(it quotes the text). `author.erased` names the author id and the comments it covers, so a
+subscriber can delete its own copies. The comment body is included only for endpoints that
+opted in, and only in `comment.submitted`; it is not stored with the delivery but read from
+the event log at send time, so erasing the author (crypto-shredding) erases it from later
+sends too (it becomes null).
 
 The body is serialized once, deterministically (sorted keys, compact), and stored; retries
 and manual redeliveries send the same bytes with a fresh timestamp and signature.
@@ -23,6 +23,7 @@ from ..domain.events import (
     ArticleClosed,
     ArticleReopened,
     AuditCheckpoint,
+    AuthorErased,
     CommentApproved,
     CommentRejected,
     CommentScreened,
@@ -57,7 +58,11 @@ def event_payload(recorded: RecordedEvent, event: DomainEvent) -> dict[str, Any]
         return {"type": recorded.type, "timestamp": iso(recorded.recorded_at), "data": data}
     if hasattr(event, "comment_id"):
         data["comment_id"] = event.comment_id
-    if isinstance(event, ArticleClosed):
+    if isinstance(event, AuthorErased):
+        # a subscriber deletes what it holds about these comments and this author
+        data.update(author_id=event.author_id, comment_ids=list(event.comment_ids),
+                    erased_at=iso(event.erased_at))
+    elif isinstance(event, ArticleClosed):
         # the closing message is the moderators' public text for readers, not personal data
         data.update(article_id=event.article_id, status="closed", message=event.message,
                     moderator_id=event.moderator_id, closed_at=iso(event.closed_at))

@@ -40,6 +40,8 @@ ENDPOINTS = {
     ("post", "/v1/webhooks/endpoints/{endpoint_id}/recover"),
     ("get", "/v1/webhooks/deliveries/{delivery_id}"),
     ("post", "/v1/webhooks/deliveries/{delivery_id}/redeliver"),
+    ("post", "/v1/authors/lookup"), ("get", "/v1/authors/{author_id}/export"),
+    ("post", "/v1/authors/{author_id}/erasure"),
 }
 PUBLIC = {"/healthz", "/readyz", "/v1/guidelines", "/v1/articles/{article_id}",
           "/v1/articles/{article_id}/comments"}
@@ -89,8 +91,10 @@ def test_api_conforms_to_its_openapi_document(app, client, tokens, article):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == len(ENDPOINTS)
     comment_id = submitted_id(client, article)
+    services = app.extensions["moderation"].services
     known = {"article_id": article, "comment_id": comment_id,
-             **existing_webhook_ids(app.extensions["moderation"].services)}
+             "author_id": services.queries.comment(comment_id)["author_id"],
+             **existing_webhook_ids(services)}
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
         runs = [(GenerationMode.POSITIVE, 20, None), (GenerationMode.NEGATIVE, 10, None)]

@@ -107,7 +107,7 @@ def test_public_list_shows_only_approved_comments_without_private_fields(
     assert item["body"] == "Approved one"
     assert item["author_name"] == "Ahmad"
     assert set(item) == {"id", "article_id", "parent_id", "author_name", "body",
-                         "submitted_at", "published_at"}
+                         "submitted_at", "published_at", "erased"}
     text = response.get_data(as_text=True)
     for secret in ("ahmad@example.org", "maya", "secret note", "fine", "Still pending",
                    "Rejected one"):

@@ -125,3 +125,23 @@ def test_the_claim_is_one_statement_with_skip_locked_on_postgresql(services):
         assert "FOR UPDATE OF webhook_deliveries SKIP LOCKED" in sql
     else:
         assert "FOR UPDATE" not in sql  # SQLite: the single writer makes it atomic
+
+
+def test_author_erased_is_queued_for_subscribers_without_personal_data(services, hooks):
+    import json
+
+    erasures, _ = hooks.create_endpoint("http://127.0.0.1:9/erasures",
+                                        event_types=["author.erased"])
+    from service.application.commands import RegisterArticle
+
+    services.moderation.register_article(RegisterArticle("a-e", "An article"), Context())
+    rec = services.moderation.submit_comment(
+        SubmitComment("a-e", "Quiet Reader", "Nothing to see", "quiet@example.org"), Context())
+    author_id = services.queries.comment(rec.id)["author_id"]
+    services.privacy.erase(author_id, "ticket 1", Context())
+    [row] = [r for r in deliveries(services) if r["endpoint_id"] == erasures.id]
+    assert row["event_type"] == "author.erased"
+    document = json.loads(row["payload"])
+    assert document["data"]["author_id"] == author_id
+    assert document["data"]["comment_ids"] == [rec.id]
+    assert "Quiet" not in row["payload"] and "quiet@" not in row["payload"]

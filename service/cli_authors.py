@@ -1,0 +1,77 @@
+"""`moderation authors ...`: a data subject's rights from a shell (look up, export, erase).
+
+Registered on the main command in service/cli.py. Everything goes through
+service.application.privacy.Privacy, as the HTTP API does; the actor recorded is `cli`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import click
+
+from .application.commands import Actor, Context
+from .bootstrap import build
+from .config import Settings
+from .domain.errors import DomainError
+
+CLI_ACTOR = Actor(id="cli", role="admin")
+
+
+@click.group()
+def authors() -> None:
+    """Personal data: find an author by e-mail, export what is held, erase it."""
+
+
+def _run(settings: Settings, call: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    services = build(settings)
+    try:
+        assert services.privacy is not None
+        return call(services.privacy)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    finally:
+        services.close()
+
+
+@authors.command("lookup")
+@click.argument("email")
+@click.pass_obj
+def lookup(settings: Settings, email: str) -> None:
+    """Print the author id of whoever wrote with EMAIL."""
+    found = _run(settings, lambda p: p.lookup(email, Context(CLI_ACTOR)))
+    click.echo(found["author_id"])
+    if found["erased"]:
+        click.echo("(this author has been erased)", err=True)
+
+
+@authors.command("export")
+@click.argument("author_id")
+@click.pass_obj
+def export(settings: Settings, author_id: str) -> None:
+    """Print everything held about AUTHOR_ID as one JSON document."""
+    document = _run(settings, lambda p: p.export(author_id, Context(CLI_ACTOR)))
+    click.echo(_json(document))
+
+
+@authors.command("erase")
+@click.argument("author_id")
+@click.option("--note", required=True, help="Why (the request's ticket, say); recorded.")
+@click.pass_obj
+def erase(settings: Settings, author_id: str, note: str) -> None:
+    """Erase AUTHOR_ID's personal data everywhere (destroys their key; cannot be undone)."""
+    done = _run(settings, lambda p: p.erase(author_id, note, Context(CLI_ACTOR)))
+    if done["replayed"]:
+        click.echo(f"{author_id} was already erased at {done['erased_at'].isoformat()} by "
+                   f"{done['erased_by']} (position {done['position']}); nothing changed")
+    else:
+        click.echo(f"{author_id} erased: {len(done['comment_ids'])} comments, "
+                   f"position {done['position']}")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False,
+                      default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
