@@ -13,6 +13,7 @@ from .application.access import Access
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
 from .application.handlers import Moderation
+from .application.live import StreamHub
 from .application.privacy import Privacy
 from .application.queries import ModerationQueries
 from .audit.signing import SigningKeyError, load_signer
@@ -43,8 +44,11 @@ class Services:
     access: Access | None = None
     checkpoints: Checkpoints | None = None
     privacy: Privacy | None = None
+    streams: StreamHub | None = None
 
     def close(self) -> None:
+        if self.streams is not None:
+            self.streams.stop()
         self.engine.dispose()
 
 
@@ -79,4 +83,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                     claims=Claims(engine, clock, settings.claim_seconds),
                     access=Access(moderation.unit_of_work, clock),
                     checkpoints=checkpoints,
-                    privacy=Privacy(engine, store, runner, clock, moderation.followers))
+                    privacy=Privacy(engine, store, runner, clock, moderation.followers),
+                    streams=StreamHub(queries.feed, queries.head,
+                                      poll_seconds=settings.stream_poll_seconds,
+                                      max_open=settings.stream_max_open))

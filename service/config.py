@@ -113,6 +113,10 @@ class Settings:
     signing_key: str = field(default="", repr=False)
     checkpoint_every: int = 1000  # the dispatcher signs a checkpoint after this many events
     checkpoint_minutes: float = 60.0  # ... or this long after the last one, if any came
+    stream_poll_seconds: float = 0.5  # how often a process looks for new events to stream
+    stream_heartbeat_seconds: float = 15.0
+    stream_max_open: int = 200  # open event streams per server process
+    stream_max_seconds: float = 900.0  # a stream then ends; clients resume with Last-Event-ID
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -147,10 +151,25 @@ class Settings:
             checkpoint_minutes=_at_least(_float(env, "MODERATION_CHECKPOINT_MINUTES",
                                                 d.checkpoint_minutes), 0,
                                          "MODERATION_CHECKPOINT_MINUTES"),
+            **_stream_settings(env, d),
         )
 
     def with_database(self, url: str) -> Settings:
         return replace(self, database_url=url)
+
+
+def _stream_settings(env: dict[str, str], d: Settings) -> dict[str, object]:
+    def positive(name: str, default: float) -> float:
+        return _positive(_float(env, name, default), name)
+
+    return dict(
+        stream_poll_seconds=positive("MODERATION_STREAM_POLL_SECONDS", d.stream_poll_seconds),
+        stream_heartbeat_seconds=positive("MODERATION_STREAM_HEARTBEAT_SECONDS",
+                                          d.stream_heartbeat_seconds),
+        stream_max_open=int(_positive(_int(env, "MODERATION_STREAM_MAX_OPEN", d.stream_max_open),
+                                      "MODERATION_STREAM_MAX_OPEN")),
+        stream_max_seconds=positive("MODERATION_STREAM_MAX_SECONDS", d.stream_max_seconds),
+    )
 
 
 def _webhook_settings(env: dict[str, str], d: Settings) -> dict[str, object]:

@@ -160,6 +160,13 @@ class FeedArgsSchema(StrictSchema):
                        load_default=None, metadata={"description": "Only these event types."})
 
 
+class StreamArgsSchema(StrictSchema):
+    after = Position(load_default=0, metadata={
+        "description": "Stream events after this log position (Last-Event-ID wins)."})
+    type = fields.List(fields.String(validate=validate.OneOf(sorted(EVENT_TYPES))),
+                       load_default=None, metadata={"description": "Only these event types."})
+
+
 class WindowArgsSchema(StrictSchema):
     since = Timestamp(load_default=None, metadata={"description": "Inclusive start."})
     until = Timestamp(load_default=None, metadata={"description": "Exclusive end."})

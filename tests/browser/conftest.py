@@ -111,7 +111,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
     tmp = tmp_path_factory.mktemp("dashboard")
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp / 'dashboard.db'}",
            "MODERATION_LOG_LEVEL": "WARNING",
-           "MODERATION_SUBMIT_RATE_LIMIT": "1000/minute"}
+           "MODERATION_SUBMIT_RATE_LIMIT": "1000/minute",
+           # short streams and beats: reconnection is exercised, and a closed tab's stream
+           # frees its (sync) worker within a second
+           "MODERATION_STREAM_MAX_SECONDS": "3", "MODERATION_STREAM_HEARTBEAT_SECONDS": "1",
+           "MODERATION_STREAM_POLL_SECONDS": "0.2"}
     run_cli(["db", "upgrade"], env)
     run_cli(["seed"], env)
     server = Server(base="", env=env)
@@ -165,6 +169,10 @@ class Page:
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
+
+    def offline_stream(self) -> None:
+        """No live updates in this tab (so a race with another moderator reaches the API)."""
+        self.page.route("**/v1/events/stream*", lambda route: route.abort())
 
     def open(self, path: str = "/dashboard/") -> Any:
         return self.page.goto(self.server.base + path)

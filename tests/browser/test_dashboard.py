@@ -117,6 +117,7 @@ def test_sign_in_then_the_queue_shows_every_language_as_written_and_no_markup_ru
 
 def test_keyboard_only_moderation_with_a_conflict_between_two_moderators(
         tab: Page, second_tab: Page, server):
+    tab.offline_stream()
     tab.open()
     tab.sign_in()
     tab.page.wait_for_selector(".card")
@@ -198,3 +199,46 @@ def test_keyboard_only_moderation_with_a_conflict_between_two_moderators(
     tab.shot("history")
     page.keyboard.press("Escape")
     page.wait_for_selector(".card.selected")
+
+
+def test_new_comments_arrive_live_and_cards_decided_elsewhere_leave(tab: Page, server):
+    requests: list[dict] = []
+    tab.page.on("request", lambda r: requests.append(r.headers)
+                if "/v1/events/stream" in r.url else None)
+    tab.open()
+    tab.sign_in()
+    tab.page.wait_for_selector("#live[data-state='on']")
+    before = [card["id"] for card in cards(tab)]
+
+    # comments submitted over several seconds, across the server ending streams (every 3 s)
+    # and the page reconnecting from its last position: every one is announced, once
+    arrived = []
+    for n in range(6):
+        arrived.append(server.submit(f"Ez ji Qamişlo me û ev nûçe {n} girîng e.",
+                                     name=f"Rojîn {n}"))
+        tab.page.wait_for_timeout(900)
+    banner = tab.page.locator("#new-banner")
+    banner.wait_for()
+    tab.page.wait_for_function("() => document.querySelector('#new-banner').textContent"
+                               ".startsWith('6 new comments')")
+    resumed = [h.get("last-event-id") for h in requests[1:]]
+    assert len(requests) >= 2 and all(resumed) and resumed == sorted(resumed, key=int)
+    tab.shot("queue-live")
+    banner.click()
+    tab.page.wait_for_selector(f'.card[data-id="{arrived[-1]}"]')
+    shown = {card["id"]: card for card in cards(tab)}
+    assert all(shown[i]["lang"] == "kmr" for i in arrived)
+    assert [card["id"] for card in cards(tab)] == before + arrived  # oldest first
+    assert banner.is_hidden()
+
+    # another moderator decides a card this page shows: it is marked, then leaves
+    target = before[2]
+    status, _, answer = server.call("POST", f"/v1/comments/{target}/reject",
+                                    {"reasons": ["off_topic"]}, token="second",
+                                    headers={"If-Match": f'"{server.comment(target)["version"]}"'})
+    assert status == 200, answer
+    note = tab.page.locator(f'.card[data-id="{target}"] .gone-note')
+    note.wait_for()
+    assert "browser-second rejected this" in note.text_content()
+    tab.page.wait_for_selector(f'.card[data-id="{target}"]', state="detached", timeout=10000)
+    assert tab.page.text_content("#queue-summary").startswith(f"{len(server.queue())} pending")

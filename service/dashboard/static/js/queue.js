@@ -7,6 +7,11 @@ import { announce, clear, h } from "./dom.js";
 import { authorLine, commentText, flagChips, metaLine } from "./card.js";
 import { ago, humanCode, utc } from "./format.js";
 import { detectLang, LANGUAGES } from "./lang.js";
+import { follow } from "./live.js";
+
+const LIVE_TYPES = ["comment.submitted", "comment.screened", "comment.approved",
+  "comment.rejected"];
+const GONE_AFTER_MS = 4000;
 
 const PAGE = 50;
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/;
@@ -32,6 +37,9 @@ function freshState(root, role) {
     flagsSeen: new Set(),
     parents: new Map(),
     catalogue: null,
+    fresh: new Set(),  // ids submitted since the page loaded, not shown yet
+    mine: new Set(),   // ids this tab decided (or is deciding): their events are ours
+    stream: null,
   };
 }
 
@@ -46,15 +54,150 @@ export async function mount(root, { role }) {
   const catalogue = await guidelines();
   if (!state || state.root !== root) return;
   state.catalogue = catalogue;
+  // the log position before the first page: the stream starts there, so nothing that
+  // happens while the page loads is missed (what it repeats is recognised by id)
+  let head = null;
+  try {
+    head = (await call("/readyz", { auth: false })).data.log_head;
+  } catch (error) { /* no live updates, the queue still works */ }
+  if (!state || state.root !== root) return;
   root.append(toolbar(), h("p", { class: "summary", id: "queue-summary", "aria-live": "polite" }),
+    h("button", { type: "button", class: "banner", id: "new-banner", hidden: true,
+      onclick: () => showFresh() }),
     h("div", { class: "cards", id: "cards", role: "list", "aria-label": "Pending comments" }),
     h("p", { class: "more" }, h("button", { type: "button", id: "more", hidden: true,
       onclick: () => load(true) }, "Load more")));
   await load(false);
+  if (state && state.root === root && head !== null) {
+    state.stream = follow({ after: head, types: LIVE_TYPES, onEvent, onState: liveState });
+  }
 }
 
 export function unmount() {
+  if (state && state.stream) state.stream.close();
   state = null;
+}
+
+function liveState(value) {
+  const badge = document.getElementById("live");
+  if (!badge) return;
+  badge.hidden = value === "off" || value === "unavailable";
+  badge.dataset.state = value;
+  document.getElementById("live-text").textContent =
+    { on: "live", retry: "reconnecting…" }[value] || "offline";
+}
+
+function onEvent(event) {
+  if (!state) return;
+  const data = event.data || {};
+  const id = data.comment_id;
+  if (!id || state.mine.has(id)) return;
+  const item = state.items.find((x) => x.id === id);
+  const filtered = state.filters.article_id || state.filters.flag;
+  if (event.type === "comment.submitted") {
+    if (item || state.fresh.has(id)) return;
+    if (state.filters.article_id && data.article_id !== state.filters.article_id) return;
+    state.fresh.add(id);
+    if (!filtered) state.total += 1;
+    updateBanner();
+    updateSummary();
+  } else if (event.type === "comment.screened") {
+    if (!item || item.gone) return;
+    Object.assign(item, { flags: data.flags || [], risk: data.risk, version: event.version });
+    if (!(state.panel && state.panel.id === id)) replaceCard(item);
+  } else if (event.type === "comment.approved" || event.type === "comment.rejected") {
+    if (state.fresh.delete(id)) updateBanner();
+    if (data.previous_status === "pending" && !filtered && !item) {
+      state.total = Math.max(0, state.total - 1);
+    }
+    if (item && !item.gone) {
+      const who = data.moderator_id || (event.metadata && event.metadata.actor
+        && event.metadata.actor.id) || "someone";
+      const what = event.type === "comment.approved" ? "approved" : "rejected";
+      item.gone = `Decided elsewhere: ${who} ${what} this ${ago(data.decided_at || event.recorded_at)}.`;
+      state.total = Math.max(0, state.total - 1);
+      if (state.panel && state.panel.id === id) state.panel = null;
+      replaceCard(item);
+      announce(`${who} ${what} the comment by ${item.author_name ?? "an author"}.`);
+      setTimeout(() => dropGone(item), GONE_AFTER_MS);
+    }
+    updateSummary();
+  }
+}
+
+// A card decided elsewhere leaves after a moment, unless it is the one being looked at
+// (then it leaves when the moderator moves on).
+function dropGone(item) {
+  if (!state || !state.items.includes(item)) return;
+  if (selectedItem() === item) return;
+  const chosen = selectedItem();
+  state.items = state.items.filter((x) => x !== item);
+  restoreSelection(chosen);
+  render();
+}
+
+function restoreSelection(chosen) {
+  if (!chosen) return;
+  const index = visible().indexOf(chosen);
+  if (index !== -1) state.selected = index;
+}
+
+function replaceCard(item) {
+  const element = cardElement(item.id);
+  if (!element) return;
+  const focused = document.activeElement === element;
+  const fresh = renderCard(item, visible().indexOf(item));
+  element.replaceWith(fresh);
+  if (focused) fresh.focus({ preventScroll: true });
+}
+
+function updateBanner() {
+  const banner = state.root.querySelector("#new-banner");
+  const count = state.fresh.size;
+  banner.hidden = count === 0;
+  banner.textContent = count === 1 ? "1 new comment: show it" : `${count} new comments: show them`;
+}
+
+async function showFresh() {
+  const ids = [...state.fresh].slice(0, 100);
+  const chosen = selectedItem();
+  const got = await Promise.all(ids.map((id) =>
+    call(`/v1/comments/${encodeURIComponent(id)}`).then(({ data }) => data).catch(() => null)));
+  if (!state) return;
+  const f = state.filters;
+  const known = new Set(state.items.map((x) => x.id));
+  const adding = got.filter((c) => c && c.status === "pending" && !known.has(c.id)
+    && (!f.article_id || c.article_id === f.article_id)
+    && (!f.flag || c.flags.some((flag) => flag.code === f.flag)))
+    .map((c) => ({ ...c, claim: null }));
+  for (const id of ids) state.fresh.delete(id);
+  if (f.sort === "newest") {
+    adding.sort((x, y) => (x.submitted_at < y.submitted_at ? 1 : -1));
+    state.items.unshift(...adding);
+  } else if (f.sort === "risk") {
+    state.items.push(...adding);
+    state.items.sort((x, y) => (y.risk ?? 0) - (x.risk ?? 0));
+  } else {
+    state.items.push(...adding);
+  }
+  for (const item of adding) for (const flag of item.flags) state.flagsSeen.add(flag.code);
+  restoreSelection(chosen);
+  render();
+  updateBanner();
+  announce(adding.length === 1 ? "1 new comment shown." : `${adding.length} new comments shown.`);
+  const first = adding[0] && cardElement(adding[0].id);
+  if (first) first.scrollIntoView({ block: "nearest" });
+  refocus();
+}
+
+function updateSummary() {
+  const summary = state.root.querySelector("#queue-summary");
+  if (!summary) return;
+  const items = visible();
+  const shown = items.length === state.items.length ? `${state.items.length}`
+    : `${items.length} of ${state.items.length} loaded`;
+  summary.textContent =
+    `${state.total} pending · showing ${shown} · guidelines ${state.catalogue.version}`;
 }
 
 function toolbar() {
@@ -157,10 +300,7 @@ function render() {
       : "The queue is empty. New comments will appear here."));
   }
   items.forEach((item, index) => cards.append(renderCard(item, index)));
-  const shown = items.length === state.items.length ? `${state.items.length}`
-    : `${items.length} of ${state.items.length} loaded`;
-  state.root.querySelector("#queue-summary").textContent =
-    `${state.total} pending · showing ${shown} · guidelines ${state.catalogue.version}`;
+  updateSummary();
   state.root.querySelector("#more").hidden = !state.nextCursor;
   const list = state.root.querySelector("#flags-seen");
   clear(list).append(...[...state.flagsSeen].sort().map((code) => h("option", { value: code })));
@@ -357,6 +497,7 @@ async function reject() {
 
 async function decide(item, action, body) {
   const card = cardElement(item.id);
+  state.mine.add(item.id);
   card.setAttribute("aria-busy", "true");
   for (const button of card.querySelectorAll("button")) button.disabled = true;
   try {
@@ -370,6 +511,7 @@ async function decide(item, action, body) {
       : `Rejected the comment by ${who} (${body.reasons.map(humanCode).join(", ")}).`);
   } catch (error) {
     if (!state) return;
+    state.mine.delete(item.id);
     card.removeAttribute("aria-busy");
     handleRefusal(item, error);
   }

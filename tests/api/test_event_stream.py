@@ -1,0 +1,186 @@
+"""GET /v1/events/stream: the log live as server-sent events, resumable, missing nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from service.app import create_app
+from service.application.live import StreamHub
+
+from .helpers import approve, assert_error, bearer, submitted_id
+
+
+@pytest.fixture
+def live(api_settings, services):
+    """An app whose streams poll fast, beat often, end soon and cap at three per process."""
+    services.streams = StreamHub(services.queries.feed, services.queries.head,
+                                 poll_seconds=0.05, max_open=3)
+    app = create_app(replace(api_settings, stream_heartbeat_seconds=0.3,
+                             stream_max_seconds=4.0), services)
+    app.config["TESTING"] = True
+    with app.test_client() as client:
+        yield client
+    services.streams.stop()
+
+
+class Reader:
+    """Reads SSE messages off a streamed test response, one chunk at a time."""
+
+    def __init__(self, response):
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "text/event-stream"
+        self.response = response
+        self.chunks = iter(response.response)
+        self.heartbeats = 0
+        self.retry = None
+
+    def events(self, count: int, timeout: float = 5.0) -> list[dict]:
+        got: list[dict] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            assert time.monotonic() < deadline, f"only {len(got)} of {count} events"
+            text = next(self.chunks).decode()
+            for block in text.split("\n\n"):
+                fields = dict(line.split(": ", 1) for line in block.splitlines()
+                              if ": " in line and not line.startswith(":"))
+                if block.startswith(": heartbeat"):
+                    self.heartbeats += 1
+                if "retry" in fields:
+                    self.retry = int(fields["retry"])
+                if "data" in fields:
+                    event = json.loads(fields["data"])
+                    assert int(fields["id"]) == event["position"]
+                    got.append(event)
+        return got
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def stream(client, token, headers=None, **query) -> Reader:
+    return Reader(client.get("/v1/events/stream", query_string=query, buffered=False,
+                             headers=bearer(token, **(headers or {}))))
+
+
+def feed(client, token, **query) -> list[dict]:
+    response = client.get("/v1/events", query_string={"limit": 1000, **query},
+                          headers=bearer(token))
+    return response.get_json()["items"]
+
+
+def test_stream_replays_then_follows_live_with_the_feeds_payloads(live, article, tokens,
+                                                                   services):
+    first = submitted_id(live, article, body="Before the stream", name="Nour",
+                         email="nour@example.org")
+    moderator = stream(live, tokens.moderator)
+    auditor = stream(live, tokens.auditor)
+    head = services.queries.head()
+    assert moderator.events(head) == feed(live, tokens.moderator)
+    assert auditor.events(head) == feed(live, tokens.auditor)
+    assert moderator.retry == 2000
+
+    # live: a submission and a decision made while both streams are open
+    second = submitted_id(live, article, body="During the stream")
+    assert approve(live, tokens.moderator, first).status_code == 200
+    new = services.queries.head() - head
+    assert new == 3  # submitted, screened, approved
+    seen = moderator.events(new)
+    assert [e["position"] for e in seen] == list(range(head + 1, head + new + 1))
+    assert seen == feed(live, tokens.moderator, after=head)
+    assert any(e["data"].get("body") == "During the stream" for e in seen)
+    assert seen[-1]["type"] == "comment.approved"
+    hidden = auditor.events(new)
+    assert hidden == feed(live, tokens.auditor, after=head)
+    assert "During the stream" not in json.dumps(hidden) and second in json.dumps(hidden)
+    moderator.close()
+    auditor.close()
+    time.sleep(0.05)
+    assert services.streams.open_streams == 0
+
+
+def test_stream_resumes_from_last_event_id_or_after_and_filters_types(live, article, tokens,
+                                                                      services):
+    for n in range(3):
+        submitted_id(live, article, body=f"Comment {n}")
+    everything = feed(live, tokens.auditor)
+    resumed = stream(live, tokens.auditor, headers={"Last-Event-ID": "3"}, after=1)
+    assert resumed.events(len(everything) - 3) == everything[3:]
+    resumed.close()
+    after = stream(live, tokens.auditor, after=5)
+    assert after.events(len(everything) - 5) == everything[5:]
+    after.close()
+    typed = stream(live, tokens.auditor, type="comment.submitted")
+    submitted = [e for e in everything if e["type"] == "comment.submitted"]
+    assert typed.events(len(submitted)) == submitted
+    typed.close()
+
+    assert_error(live.get("/v1/events/stream", headers=bearer(tokens.auditor,
+                 **{"Last-Event-ID": "x1"})), 400, "invalid_last_event_id")
+    assert_error(live.get("/v1/events/stream?after=-1", headers=bearer(tokens.auditor)),
+                 422, "validation_failed")
+    assert_error(live.get("/v1/events/stream?type=comment.nope",
+                          headers=bearer(tokens.auditor)), 422, "validation_failed")
+    assert_error(live.get("/v1/events/stream"), 401, "unauthenticated")
+
+
+def test_idle_streams_beat_end_on_time_and_are_capped_per_process(live, article, tokens,
+                                                                  services):
+    submitted_id(live, article)
+    head = services.queries.head()
+    readers = [stream(live, tokens.auditor, after=head) for _ in range(3)]
+    body = assert_error(live.get("/v1/events/stream", headers=bearer(tokens.auditor)),
+                        503, "too_many_streams")
+    assert body and "Retry-After" in live.get(
+        "/v1/events/stream", headers=bearer(tokens.auditor)).headers
+    started = time.monotonic()
+    chunks = list(readers[0].chunks)  # idle to the end: heartbeats only, then it ends
+    assert 3.5 < time.monotonic() - started < 6
+    assert all(c.startswith(b": heartbeat") for c in chunks[1:]) and len(chunks) >= 5
+    for reader in readers:
+        reader.close()
+    assert services.streams.open_streams == 0
+    again = stream(live, tokens.auditor, after=head)
+    submitted_id(live, article)
+    assert [e["position"] for e in again.events(2)] == [head + 1, head + 2]
+    again.close()
+
+
+def test_many_concurrent_streams_each_receive_every_event_in_order(services, article):
+    hub = StreamHub(services.queries.feed, services.queries.head, poll_seconds=0.02,
+                    max_open=50)
+    from service.application.commands import Context, SubmitComment
+
+    start = services.queries.head()
+    total = 40
+    received: list[list[int]] = [[] for _ in range(20)]
+
+    def follow(index: int) -> None:
+        events = hub.open(after=start, personal=index % 2 == 0, types=None,
+                          heartbeat_seconds=5, max_seconds=30)
+        try:
+            for event in events:
+                received[index].append(event["position"])
+                if event["position"] >= start + total * 2:
+                    return
+        finally:
+            events.close()
+
+    threads = [threading.Thread(target=follow, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for n in range(total):
+        services.moderation.submit_comment(SubmitComment(
+            article_id=article, author_name="Reader", body=f"Live comment {n}"), Context())
+        if n % 10 == 0:
+            time.sleep(0.05)
+    for thread in threads:
+        thread.join(timeout=30)
+    hub.stop()
+    expected = list(range(start + 1, start + total * 2 + 1))  # submitted + screened each
+    assert all(r == expected for r in received), [len(r) for r in received]
+    assert hub.open_streams == 0
