@@ -76,7 +76,7 @@ class StreamHub:
 
     # -- the poller -------------------------------------------------------------------
 
-    def _ensure_thread(self) -> None:
+    def _ensure_thread(self) -> None:  # under the lock: one poller, however many arrive
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="event-stream-poller",
                                             daemon=True)
@@ -143,8 +143,8 @@ class StreamHub:
                 raise TooManyStreams(self._max_open)
             self._open += 1
             self._views[personal].subscribers += 1
+            self._ensure_thread()
             self._cond.notify_all()
-        self._ensure_thread()
 
     def _unsubscribe(self, personal: bool) -> None:
         with self._cond:
@@ -188,6 +188,8 @@ class StreamHub:
                     with self._cond:
                         self._cond.wait(timeout=max(0.0, min(self._poll, beat - self._clock())))
             for event in batch or ():
+                if event["position"] <= position:
+                    continue  # never again, never backwards
                 position = event["position"]
                 if types is None or event["type"] in types:
                     yield event
