@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import click
@@ -48,10 +51,15 @@ def db_upgrade(settings: Settings, revision: str) -> None:
 
 
 @db.command("downgrade")
-@click.argument("revision")
+@click.argument("revision", required=False)
+@click.option("--revision", "revision_option", metavar="REVISION",
+              help="The same as the argument, as `db upgrade --revision` spells it.")
 @click.pass_obj
-def db_downgrade(settings: Settings, revision: str) -> None:
+def db_downgrade(settings: Settings, revision: str | None, revision_option: str | None) -> None:
     """Revert migrations down to REVISION ('base' removes everything)."""
+    if (revision is None) == (revision_option is None):
+        raise click.UsageError("name the revision once: REVISION or --revision REVISION")
+    revision = revision or revision_option
     migrate.downgrade(settings, revision)
     click.echo(f"database at revision {revision}")
 
@@ -289,7 +297,8 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     try:
         if services.queries.head() == 0:
             click.echo("empty database: loading the demo data…", err=True)
-            report = seed(services, load_seed(DEFAULT_SEED))
+            with _quiet("service.application"):  # one line per seeded comment otherwise
+                report = seed(services, load_seed(DEFAULT_SEED))
             click.echo(f"seeded {report.comments_created} comments and "
                        f"{report.decisions_made} decisions", err=True)
         made, ctx = [], Context(Actor(id="demo", role="admin"))
@@ -309,8 +318,19 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     for role, token in made:
         click.echo(f"  {role:9} {token}")
     click.echo(f"try: curl -H 'Authorization: Bearer {made[0][1]}' "
-               f"http://{host}:{port}/v1/queue?sort=risk")
+               f"'http://{host}:{port}/v1/queue?sort=risk'")
     run(settings, host=host, port=port, workers=workers, timeout=30)
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 @main.group()

@@ -84,3 +84,11 @@ def test_authors_lookup_export_erase_from_a_shell(settings, services):
     assert services.queries.comment(rec.id)["body"] is None
     feed = services.queries.feed(types=["author.erased"], personal=True)
     assert feed[0]["metadata"]["actor"] == {"id": "cli", "role": "admin"}
+
+
+def test_db_downgrade_takes_the_revision_as_upgrade_does(settings):
+    assert invoke(settings, "db", "upgrade", "--revision", "0001").exit_code == 0
+    moved = invoke(settings, "db", "downgrade", "--revision", "base")
+    assert moved.exit_code == 0, moved.output
+    assert invoke(settings, "db", "downgrade").exit_code != 0
+    assert invoke(settings, "db", "upgrade").exit_code == 0

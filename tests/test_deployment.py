@@ -31,7 +31,7 @@ def cli_accepts(args: list[str]) -> None:
 
 def test_services_and_their_order():
     services = COMPOSE["services"]
-    assert set(services) == {"db", "migrate", "api", "dispatcher"}
+    assert set(services) == {"db", "redis", "migrate", "api", "dispatcher"}
     assert services["db"]["healthcheck"]["test"][0] == "CMD-SHELL"
     assert "pg_isready" in services["db"]["healthcheck"]["test"][1]
     assert any("/var/lib/postgresql/data" in v for v in services["db"]["volumes"])
@@ -41,6 +41,10 @@ def test_services_and_their_order():
         assert services[name]["depends_on"]["migrate"]["condition"] == (
             "service_completed_successfully")
     assert services["api"]["ports"] == ["8000:8000"]
+    assert services["api"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert "redis-cli" in services["redis"]["healthcheck"]["test"]
+    storage = services["api"]["environment"]["MODERATION_RATE_LIMIT_STORAGE_URI"]
+    assert storage.startswith("redis://redis:6379/")
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
 
 
@@ -69,3 +73,15 @@ def test_compose_comments_show_real_commands():
         if "docker compose run --rm api " in line:
             args = shlex.split(line.split("docker compose run --rm api ", 1)[1].rstrip("`"))
             cli_accepts(args)
+
+
+def test_only_the_api_inherits_the_http_healthcheck_and_the_build_context_is_small():
+    services = COMPOSE["services"]
+    for name in ("migrate", "dispatcher"):
+        assert services[name]["healthcheck"] == {"disable": True}, name
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for path in (".git", ".venv", "tests", "*.db"):
+        assert path in ignored
+    for source in re.findall(r"^COPY (.+?) \S+$", DOCKERFILE, re.M):
+        for path in source.split():
+            assert path not in ignored, f"{path} is copied but ignored"

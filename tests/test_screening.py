@@ -119,3 +119,13 @@ def test_submissions_are_screened_into_the_queue(services):
                                      after_risk=page[0]["risk"])
     assert [c["comment_id"] for c in rest] == [calm.id]
     assert state["status"] == "pending"  # screening never decides
+
+
+def test_every_flag_the_screener_raises_is_a_known_queue_filter(screener):
+    from service.screening import FLAG_CODES
+
+    texts = ["What a load of shit", "I will kill you", "BUY NOW AT WWW.EXAMPLE.COM",
+             "write to someone@example.org or call +964 750 123 4567", "هذا كلام فارغ",
+             "you idiot", "go back to your country"]
+    raised = {f.code for text in texts for f in screener.screen(text, KNOWN).flags}
+    assert raised and raised <= set(FLAG_CODES), raised - set(FLAG_CODES)

@@ -14,6 +14,7 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ..domain.events import ADMIN_ACTION_TYPES, EVENT_TYPES, CommentApproved, CommentRejected
+from ..screening import FLAG_CODES
 from .errors import ErrorSchema
 
 MAX_PAGE = 100
@@ -30,6 +31,12 @@ MAX_POSITION = 2**63 - 1
 
 class Timestamp(fields.AwareDateTime):
     """An ISO-8601 time with an offset, converted to UTC; naive times are refused."""
+
+    default_error_messages = {  # noqa: RUF012 - marshmallow's own pattern
+        "invalid": "Not a valid ISO 8601 time such as 2026-11-25T09:30:00Z; in a URL, "
+                   "send a '+' offset as %2B (a bare + reads as a space).",
+        "invalid_awareness": "The time needs an offset, such as Z or +03:00.",
+    }
 
     def __init__(self, **kwargs: object):
         super().__init__(format="iso", default_timezone=None, **kwargs)
@@ -133,8 +140,9 @@ class QueueArgsSchema(PageArgsSchema):
                          validate=validate.OneOf(["oldest", "newest", "risk"]), metadata={
         "description": "risk: highest screening risk first (advisory flags, never a decision)."})
     article_id = FilterText(load_default=None)
-    flag = FilterText(load_default=None, metadata={
-        "description": "Only comments the screening flagged with this code."})
+    flag = fields.String(load_default=None, validate=validate.OneOf(FLAG_CODES), metadata={
+        "description": "Only comments the screening flagged with this code: a rule's "
+                       "(link, shouting...) or a guideline's (profanity...)."})
     unclaimed = fields.Boolean(load_default=False, metadata={
         "description": "Leave out comments another moderator has claimed (live claims); "
                        "the caller's own claims stay."})

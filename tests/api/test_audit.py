@@ -179,3 +179,13 @@ def test_auditor_cannot_moderate(client, article, tokens):
     assert_error(client.post(f"/v1/comments/{comment_id}/approve",
                              headers=bearer(tokens.auditor, **{"If-Match": '"1"'})),
                  403, "forbidden")
+
+
+def test_a_plus_offset_decoded_as_a_space_gets_a_hint(client, tokens):
+    response = client.get("/v1/audit/decisions?since=2026-11-25T09:30:00+03:00",
+                          headers=bearer(tokens.auditor))
+    body = assert_error(response, 422, "validation_failed")
+    assert "%2B" in body["errors"]["since"][0]
+    naive = client.get("/v1/audit/decisions?since=2026-11-25T09:30:00",
+                       headers=bearer(tokens.auditor))
+    assert "offset" in assert_error(naive, 422, "validation_failed")["errors"]["since"][0]

@@ -198,6 +198,7 @@ def test_bad_as_of_arguments_are_422(client, article, tokens, query):
     ("/v1/queue", {"sort": "random"}), ("/v1/queue", {"limit": "-5"}),
     ("/v1/queue", {"flag": "\x00"}), ("/v1/queue", {"article_id": "\x00"}),
     ("/v1/queue", {"article_id": "a\x00b"}), ("/v1/queue", {"flag": ""}),
+    ("/v1/queue", {"flag": "bogus"}),
     ("/v1/audit/decisions", {"moderator": "\x00"}), ("/v1/audit/decisions", {"reason": "\x00"}),
     ("/v1/audit/decisions", {"comment_id": "\x00"}),
     ("/v1/audit/decisions", {"article_id": "a\x00b"}),

@@ -4,6 +4,7 @@ Also request ids and exact Unicode round trips."""
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from dataclasses import replace
 
@@ -37,6 +38,26 @@ def test_request_id_is_echoed_when_sane_and_generated_otherwise(client):
     body = assert_error(client.get("/nope", headers={"X-Request-ID": "trace-9"}), 404,
                         "not_found")
     assert body["request_id"] == "trace-9"
+
+
+REDIS_URI = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+def test_workers_share_one_rate_limit_through_redis(settings, services, article):
+    """Two apps (two gunicorn workers) over one Redis: 5/minute lets 5 through in all."""
+    import redis
+
+    store = redis.Redis.from_url(REDIS_URI)
+    store.ping()  # the real server: fail, never skip, when it is not there
+    store.flushdb()
+    shared = replace(settings, submit_rate_limit="5/minute",
+                     rate_limit_storage_uri=REDIS_URI)
+    workers = [create_app(shared, services).test_client() for _ in range(2)]
+    statuses = [workers[i % 2].post(f"/v1/articles/{article}/comments",
+                                    json={"author": {"name": "R"}, "body": f"n{i}"}).status_code
+                for i in range(12)]
+    assert statuses.count(202) == 5 and statuses.count(429) == 7, statuses
+    store.flushdb()
 
 
 def test_rate_limit_is_429_in_our_format_with_retry_after(settings, services, article):
