@@ -67,6 +67,7 @@ def test_demo_serves_seeded_data_and_every_readme_curl_works(tmp_path):
         first = history["items"][0] if isinstance(history, dict) else history[0]
         variables = {"MOD": tokens["moderator"], "AUDIT": tokens["auditor"],
                      "ADMIN": tokens["admin"], "ID": waiting["id"],
+                     "AUTHOR": waiting["author_id"],
                      "POSITION": str(first["position"]),
                      "WHEN": first["recorded_at"].replace("+00:00", "Z")}
         commands = curl_commands()
