@@ -15,6 +15,7 @@ from .application.claims import Claims
 from .application.handlers import Moderation
 from .application.live import StreamHub
 from .application.privacy import Privacy
+from .application.proofs import Proofs
 from .application.queries import ModerationQueries
 from .audit.signing import SigningKeyError, load_signer
 from .config import Settings
@@ -45,6 +46,7 @@ class Services:
     checkpoints: Checkpoints | None = None
     privacy: Privacy | None = None
     streams: StreamHub | None = None
+    proofs: Proofs | None = None
 
     def close(self) -> None:
         if self.streams is not None:
@@ -82,7 +84,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                                       checkpoints=checkpoints),
                     claims=Claims(engine, clock, settings.claim_seconds),
                     access=Access(moderation.unit_of_work, clock),
-                    checkpoints=checkpoints,
+                    checkpoints=checkpoints, proofs=Proofs(engine, store),
                     privacy=Privacy(engine, store, runner, clock, moderation.followers),
                     streams=StreamHub(queries.feed, queries.head,
                                       poll_seconds=settings.stream_poll_seconds,

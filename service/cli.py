@@ -423,3 +423,27 @@ def audit_keygen() -> None:
     click.echo(f"public key {signer.public_key} (key id {signer.key_id}); give it to "
                "auditors. MODERATION_SIGNING_KEY:", err=True)
     click.echo(signer.private_text())
+
+
+@audit.command("check-proof")
+@click.argument("file", type=click.File("rb"))
+@click.option("--public-key", required=True,
+              help="The signer's base64 Ed25519 public key, as you obtained and pinned it "
+                   "(not one taken from the proof).")
+def audit_check_proof(file, public_key: str) -> None:  # noqa: ANN001
+    """Check an inclusion or consistency proof offline (FILE, or - for stdin): exit 0 when
+    it holds, 1 naming what fails. Needs no database, only the public key."""
+    import json
+
+    from .audit.proofs import verify
+
+    try:
+        proof = json.loads(file.read())
+    except ValueError as exc:
+        click.echo(f"not a proof: {exc}", err=True)
+        sys.exit(1)
+    verdict = verify(proof, public_key.strip())
+    if not verdict.ok:
+        click.echo(f"proof does NOT hold: {verdict.reason}", err=True)
+        sys.exit(1)
+    click.echo(f"proof holds: {verdict.reason}")

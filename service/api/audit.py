@@ -13,8 +13,12 @@ from .schemas import (
     ActionPageSchema,
     AuditPageSchema,
     CheckpointPageSchema,
+    ConsistencyArgsSchema,
+    ConsistencyProofSchema,
     DecisionArgsSchema,
+    InclusionProofSchema,
     PageArgsSchema,
+    ProofArgsSchema,
 )
 
 # Administrative actions are for auditors and admins; moderators decide, they do not audit
@@ -75,3 +79,31 @@ class Checkpoints(MethodView):
         return {"public_key": checkpoints.public_key, "key_id": checkpoints.key_id,
                 "items": rows[:limit],
                 "next_cursor": cursors.next_cursor("checkpoints", rows, limit, "position")}
+
+
+@blp.route("/proof")
+class InclusionProof(MethodView):
+    @requires(*AUDITORS)
+    @blp.arguments(ProofArgsSchema, location="query")
+    @blp.response(200, InclusionProofSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args):
+        """What proves an event is in the log under a signed checkpoint (the latest by
+        default): the events from it to the checkpoint, hashed forward, land on the signed
+        hash. Check it offline with `moderation audit check-proof`."""
+        proofs = runtime().services.proofs
+        assert proofs is not None
+        return proofs.inclusion(args["position"], args["checkpoint"])
+
+
+@blp.route("/consistency")
+class ConsistencyProof(MethodView):
+    @requires(*AUDITORS)
+    @blp.arguments(ConsistencyArgsSchema, location="query")
+    @blp.response(200, ConsistencyProofSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args):
+        """What proves a later checkpoint's log extends an earlier one's, unrewritten."""
+        proofs = runtime().services.proofs
+        assert proofs is not None
+        return proofs.consistency(args["from_"], args["to"])

@@ -41,6 +41,7 @@ from ..application.errors import (
     StaleStreamVersion,
     StaleVersion,
 )
+from ..application.proofs import ProofSubjectNotFound
 from ..domain.errors import (
     ArticleIsClosed,
     AuthorNotFound,
@@ -67,6 +68,7 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (CommentNotFound, 404),
     (ArticleNotFound, 404),
     (AuthorNotFound, 404),
+    (ProofSubjectNotFound, 404),
     (ArticleExists, 409),
     (ClaimedByOther, 409),
     (IdempotencyKeyReused, 422),

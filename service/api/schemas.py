@@ -201,6 +201,29 @@ class ActionArgsSchema(WindowArgsSchema, PageArgsSchema):
                          metadata={"description": "Only actions of this event type."})
 
 
+class ProofArgsSchema(StrictSchema):
+    position = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_POSITION),
+                              metadata={"description": "The event to prove."})
+    checkpoint = fields.Integer(load_default=None,
+                                validate=validate.Range(min=1, max=MAX_POSITION), metadata={
+        "description": "Log position of the audit.checkpoint to prove it under "
+                       "(default: the latest)."})
+
+
+class ConsistencyArgsSchema(StrictSchema):
+    from_ = fields.Integer(required=True, data_key="from",
+                           validate=validate.Range(min=1, max=MAX_POSITION), metadata={
+        "description": "Log position of the earlier audit.checkpoint."})
+    to = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_POSITION),
+                        metadata={"description": "Log position of the later one."})
+
+    @ma.validates_schema
+    def _ordered(self, data: dict, **_: object) -> None:
+        if data.get("from_") is not None and data.get("to") is not None \
+                and data["from_"] >= data["to"]:
+            raise ma.ValidationError("Must be after from.", "to")
+
+
 # -- outputs ------------------------------------------------------------------------------
 
 class FlagSchema(ma.Schema):
@@ -479,6 +502,39 @@ class CheckpointPageSchema(ma.Schema):
     items = fields.List(fields.Nested(CheckpointSchema), required=True, metadata={
         "description": "Newest first."})
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class ProofEventSchema(ma.Schema):
+    position = fields.Integer(required=True)
+    event_id = fields.String(required=True)
+    stream_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    type = fields.String(required=True)
+    schema_version = fields.Integer(required=True)
+    data = fields.Dict(required=True, metadata={
+        "description": "As stored (sealed personal data as its ciphertext)."})
+    metadata = fields.Dict(required=True)
+    recorded_at = fields.String(required=True, metadata={
+        "description": "ISO-8601 UTC with microseconds, as hashed."})
+    hash = fields.String(required=True, metadata={"description": "The stored chain hash."})
+
+
+class ProofSchema(ma.Schema):
+    format = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["inclusion", "consistency"]))
+    events = fields.List(fields.Nested(ProofEventSchema), required=True)
+
+
+class InclusionProofSchema(ProofSchema):
+    position = fields.Integer(required=True)
+    previous_hash = fields.String(required=True, metadata={
+        "description": "The chain hash of the event before `position`."})
+    checkpoint = fields.Nested(CheckpointSchema, required=True)
+
+
+class ConsistencyProofSchema(ProofSchema):
+    from_ = fields.Nested(CheckpointSchema, required=True, data_key="from", attribute="from")
+    to = fields.Nested(CheckpointSchema, required=True)
 
 
 class AuditPageSchema(ma.Schema):
