@@ -242,3 +242,95 @@ def test_new_comments_arrive_live_and_cards_decided_elsewhere_leave(tab: Page, s
     assert "browser-second rejected this" in note.text_content()
     tab.page.wait_for_selector(f'.card[data-id="{target}"]', state="detached", timeout=10000)
     assert tab.page.text_content("#queue-summary").startswith(f"{len(server.queue())} pending")
+
+
+def test_audit_filters_and_csv_statistics_charts_and_time_travel(tab: Page, server, tmp_path):
+    # a decision whose note a spreadsheet would run as a formula
+    target = server.submit("Spam again", name="Formula Fan")
+    status, _, answer = server.call(
+        "POST", f"/v1/comments/{target}/reject", {"reasons": ["other"], "note": "=1+2 spam"},
+        token="moderator", headers={"If-Match": f'"{server.comment(target)["version"]}"'})
+    assert status == 200, answer
+
+    tab.open()
+    tab.sign_in("auditor")
+    assert tab.page.url.endswith("#/audit")
+    tab.page.wait_for_selector("#audit-table tbody tr")
+    _, _, everything = server.call("GET", "/v1/audit/decisions?limit=100", token="auditor")
+    assert tab.page.locator("#audit-table tbody tr").count() == len(everything["items"])
+    tab.shot("audit")
+
+    tab.page.fill("#f-moderator", "demo-moderator-amira")
+    tab.page.select_option("#f-reason", "profanity")
+    tab.page.keyboard.press("Enter")
+    _, _, filtered = server.call(
+        "GET", "/v1/audit/decisions?moderator=demo-moderator-amira&reason=profanity",
+        token="auditor")
+    expected = [str(row["position"]) for row in filtered["items"]]
+    assert expected
+    tab.page.wait_for_function(
+        f"() => document.querySelectorAll('#audit-table tbody tr').length === {len(expected)}")
+    shown = tab.page.eval_on_selector_all("#audit-table tbody tr", "rows => rows.map("
+                                          "r => r.dataset.position)")
+    assert shown == expected
+
+    tab.page.fill("#f-moderator", "")
+    tab.page.select_option("#f-reason", "other")
+    tab.page.keyboard.press("Enter")
+    with tab.page.expect_download() as download:
+        tab.page.click("#csv")
+    path = tmp_path / "decisions.csv"
+    download.value.save_as(path)
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("position,decided_at,moderator_id,decision")
+    _, _, others = server.call("GET", "/v1/audit/decisions?reason=other", token="auditor")
+    assert len(lines) == 1 + len(others["items"])
+    assert any("'=1+2 spam" in line and target in line for line in lines)
+
+    # statistics: the figures are the API's, every chart is drawn
+    tab.page.keyboard.press("g")
+    tab.page.keyboard.press("s")
+    tab.page.wait_for_selector(".chart svg rect.bar")
+    _, _, stats = server.call("GET", "/v1/stats", token="auditor")
+    assert tab.page.text_content("[data-figure='depth'] b") == str(stats["queue"]["depth"])
+    assert tab.page.text_content("[data-figure='decisions'] b") == \
+        str(stats["decisions"]["total"])
+    assert tab.page.locator(".chart svg").count() == 4
+    per_reason = tab.page.locator("[data-chart='chart-rejections-per-reason'] rect.bar").count()
+    assert per_reason == len(stats["decisions_per_reason"])
+    tab.shot("stats")
+
+    # time travel through a comment whose decision was reversed
+    tab.page.click("#signout")
+    tab.sign_in()
+    _, _, reversals = server.call("GET", "/v1/audit/decisions?limit=100", token="auditor")
+    reversed_id = next(r["comment_id"] for r in reversals["items"] if r["reversal"])
+    history = server.call("GET", f"/v1/comments/{reversed_id}/events", token="moderator")[2]
+    tab.page.goto(f"{server.base}/dashboard/#/comment/{reversed_id}")
+    tab.page.wait_for_selector("#timeline li.current")
+    assert tab.page.locator("#timeline li").count() == len(history["items"])
+    final = server.comment(reversed_id)["status"]
+    assert tab.page.text_content("#as-of .status") == final
+    tab.page.focus("#position")
+    for _ in history["items"]:
+        tab.page.keyboard.press("ArrowLeft")
+    tab.page.wait_for_selector("#travel-where:text('Event 1 of')")
+    assert tab.page.text_content("#as-of .status") == "pending"
+    tab.page.locator("#position").fill(str(len(history["items"]) - 2))  # drag the slider
+    tab.page.wait_for_selector(f"#travel-where:text('Event {len(history['items']) - 1} of')")
+    earlier = history["items"][-2]["type"].split(".")[1]
+    assert tab.page.text_content("#as-of .status") == earlier
+    tab.shot("history-travel")
+
+    # changing the decision: the page asks for the note before sending anything
+    tab.page.click("#change-form button[type=submit]")
+    tab.page.wait_for_selector("#change-msg:text('Write a note first')")
+    assert len(server.call("GET", f"/v1/comments/{reversed_id}/events",
+                           token="moderator")[2]["items"]) == len(history["items"])
+    tab.page.fill("#change-form textarea", "Second look: it argues, it does not insult")
+    tab.page.click("#change-form button[type=submit]")
+    tab.page.wait_for_function(f"() => document.querySelectorAll('#timeline li').length"
+                               f" === {len(history['items']) + 1}")
+    changed = server.comment(reversed_id)
+    assert changed["status"] != final and changed["decided_by"] == "browser-moderator"
+    assert changed["note"] == "Second look: it argues, it does not insult"

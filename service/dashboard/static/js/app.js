@@ -11,7 +11,10 @@ let current = null;
 let pendingG = false;
 
 // Optional views: loaded when their module exists, so a missing one degrades to a message.
+const KNOWN = new Set(["queue", "history", "audit", "stats"]);
+
 async function loadView(name) {
+  if (!KNOWN.has(name)) name = "queue";
   if (VIEWS[name]) return VIEWS[name];
   try {
     VIEWS[name] = await import(`./${name}.js`);

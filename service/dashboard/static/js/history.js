@@ -1,10 +1,10 @@
 // A comment's history: every event of its stream, and time travel through them: step or
 // drag along its positions and see the comment as it stood at each one.
 
-import { call } from "./api.js";
-import { clear, h } from "./dom.js";
+import { ApiError, call } from "./api.js";
+import { announce, clear, h } from "./dom.js";
 import { authorLine, commentText, flagChips, metaLine } from "./card.js";
-import { humanCode, utc } from "./format.js";
+import { ago, humanCode, utc } from "./format.js";
 import { guidelines } from "./queue.js";
 
 let state = null;
@@ -36,6 +36,7 @@ export async function mount(root, { args }) {
           onclick: () => go(state.index + 1) }, "Later ▶")),
       h("p", { class: "travel-where", id: "travel-where", "aria-live": "polite" }),
       h("div", { id: "as-of" })),
+    h("section", { class: "travel", id: "change", "aria-labelledby": "change-title" }),
     h("section", { "aria-labelledby": "timeline-title" },
       h("h2", { id: "timeline-title" }, "Events"),
       h("ol", { class: "timeline", id: "timeline" },
@@ -47,6 +48,77 @@ export async function mount(root, { args }) {
             h("span", { class: "event-actor" }, actorOf(event))),
           summary(event))))));
   await go(state.index);
+  renderChange();
+}
+
+// Deciding from the history: for a pending comment as in the queue; changing an earlier
+// decision needs a note, and the form says so before anything is sent.
+function renderChange() {
+  const now = state.now;
+  const section = clear(state.root.querySelector("#change"));
+  if (!section) return;
+  const changing = now.status !== "pending";
+  const options = ["approve", "reject"].filter((a) => `${a}d` !== now.status
+    && !(a === "reject" && now.status === "rejected"));
+  section.append(
+    h("h2", { id: "change-title" }, changing ? "Change the decision" : "Decide"),
+    changing ? h("p", { class: "hint", id: "change-hint" },
+      `It is ${now.status} now (version ${now.version}); changing it needs a note saying why.`)
+      : null,
+    h("form", { id: "change-form", class: "change-form", novalidate: true,
+      onsubmit: (e) => { e.preventDefault(); submitChange(); } },
+      h("fieldset", { class: "reasons" }, h("legend", {}, "Decision"),
+        options.map((a, i) => h("label", { class: "reason" },
+          h("input", { type: "radio", name: "action", value: a, checked: i === 0,
+            onchange: () => toggleReasons() }), a === "approve" ? "Approve" : "Reject"))),
+      h("label", { class: "field", id: "change-reason-field" }, h("span", {}, "Reason"),
+        h("select", { name: "reason" }, state.catalogue.list.map((g) =>
+          h("option", { value: g.code }, g.title)))),
+      h("label", { class: "note" },
+        h("span", {}, changing ? "Note (required)" : "Note (optional)"),
+        h("textarea", { name: "note", rows: "2", maxlength: "2000", dir: "auto",
+          required: changing, "aria-required": changing ? "true" : "false" })),
+      h("p", { class: "panel-actions" }, h("button", { type: "submit" }, "Send")),
+      h("p", { class: "panel-msg", id: "change-msg", role: "alert" })));
+  toggleReasons();
+}
+
+function toggleReasons() {
+  const form = state.root.querySelector("#change-form");
+  const action = form.elements.action.value;
+  state.root.querySelector("#change-reason-field").hidden = action !== "reject";
+}
+
+async function submitChange() {
+  const form = state.root.querySelector("#change-form");
+  const msg = state.root.querySelector("#change-msg");
+  const action = form.elements.action.value;
+  const note = form.elements.note.value.trim() || null;
+  const reason = form.elements.reason.value;
+  const needsNote = state.now.status !== "pending"
+    || (action === "reject" && state.catalogue.byCode.get(reason)?.note_required);
+  if (needsNote && !note) {
+    msg.textContent = "Write a note first: it says why the decision changes.";
+    form.elements.note.focus();
+    return;
+  }
+  const body = action === "reject" ? { reasons: [reason], note } : { note };
+  try {
+    await call(`/v1/comments/${encodeURIComponent(state.id)}/${action}`, {
+      method: "POST", body, headers: { "If-Match": `"${state.now.version}"` } });
+    announce(`${action === "approve" ? "Approved" : "Rejected"}.`);
+    const id = state.id;
+    const root = state.root;
+    clear(root);
+    await mount(root, { args: [id] });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status === 401) return;
+    const win = error.body.winning_decision;
+    msg.textContent = error.status === 409 && win
+      ? `${win.moderator_id} ${win.decision} this ${ago(win.decided_at)} (${utc(win.decided_at)}) `
+        + "first; reload the history to see it."
+      : error.message;
+  }
 }
 
 export function unmount() { state = null; }
