@@ -86,7 +86,7 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
                                                    None, body, clock), codec)
                 flags = (Flag("profanity", "profanity", "shit (en)"),) if "sh1t" in body else ()
                 add(conn, stream, CommentScreened(cid, flags, 0.45 if flags else 0.0,
-                                                  "bench", clock), codec)
+                                                  "bench", clock, author), codec)
                 if rnd.random() < decided:
                     if rnd.random() < 0.7:
                         ev = CommentApproved(cid, article, "pending", f"mod-{rnd.randrange(8)}",

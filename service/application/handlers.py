@@ -229,7 +229,7 @@ class Moderation:
             uow.conn, event.author_id, event.body, event.comment_id)
         screening = self.screener.screen(event.body, AuthorHistory(earlier, same_text))
         return CommentScreened(event.comment_id, screening.flags, screening.risk,
-                               self.screener.name, self.clock())
+                               self.screener.name, self.clock(), event.author_id)
 
     def _author_id(self, uow: UnitOfWork, email: object) -> tuple[str, bool]:
         """Same e-mail, same author: a keyed pseudonym, so the log never holds the address.

@@ -16,6 +16,7 @@ from ..domain.errors import CommentNotFound
 from ..domain.events import (
     CommentApproved,
     CommentRejected,
+    CommentScreened,
     CommentSubmitted,
     DomainEvent,
     article_stream,
@@ -44,6 +45,8 @@ def event_payload(event: DomainEvent, *, personal: bool) -> dict[str, Any]:
     if isinstance(event, CommentSubmitted) and not personal:
         for name in PERSONAL_FIELDS:
             del data[name]
+    if isinstance(event, CommentScreened) and not personal:  # evidence quotes the text
+        data["flags"] = [{"code": f["code"], "guideline": f["guideline"]} for f in data["flags"]]
     return data
 
 

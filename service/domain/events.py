@@ -45,7 +45,7 @@ class Flag:
 
     code: str
     guideline: str | None
-    evidence: str
+    evidence: str | None  # quotes the text: sealed like it, None once the author is erased
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class CommentScreened:
     risk: float
     screener: str
     screened_at: datetime
+    author_id: str | None = None  # whose key seals the evidence
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,22 @@ from ..domain.events import (
 from .personal_data import PersonalDataVault
 from .store import RecordedEvent
 
-CURRENT_SCHEMA = {name: 1 for name in EVENT_TYPES}
+CURRENT_SCHEMA = {**{name: 1 for name in EVENT_TYPES}, CommentScreened.TYPE: 2}
 PERSONAL_FIELDS = ("author_name", "author_email", "network_address", "body")
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def _screened_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """comment.screened 1 -> 2: version 1 kept each flag's evidence in plain form inside
+    `flags`; version 2 seals it apart. Old evidence is moved to `unsealed_evidence`, served
+    like sealed evidence (to moderators only) but it cannot be erased from the log."""
+    flags = [{"code": f["code"], "guideline": f["guideline"]} for f in data["flags"]]
+    return {**data, "flags": flags, "author_id": None, "evidence": None,
+            "unsealed_evidence": [f["evidence"] for f in data["flags"]]}
+
+
+UPCASTERS: dict[tuple[str, int], Upcaster] = {(CommentScreened.TYPE, 1): _screened_v1}
 
 
 class UnknownEventType(Exception):
@@ -69,6 +80,14 @@ class EventCodec:
             data["reasons"] = list(event.reasons)
         if isinstance(event, AuthorErased):
             data["comment_ids"] = list(event.comment_ids)
+        if isinstance(event, CommentScreened):
+            # screening quotes the text (e-mail addresses, links, the words matched): sealed
+            # under the author's key, so erasing the author erases it too
+            author_id = event.author_id
+            data["flags"] = [{"code": f.code, "guideline": f.guideline} for f in event.flags]
+            data["evidence"] = self._vault.seal(
+                author_id, {"evidence": [f.evidence for f in event.flags]},
+                screening_aad(event.comment_id)) if author_id and event.flags else None
         return event.TYPE, CURRENT_SCHEMA[event.TYPE], data
 
     def decode_all(self, batch: list[RecordedEvent], *,
@@ -76,8 +95,7 @@ class EventCodec:
         """Decode many events, fetching their personal-data keys in one go (or, when the
         reader may not see personal data, not opening it at all)."""
         if personal:
-            self._vault.preload({r.data["personal"]["subject"] for r in batch
-                                 if r.type == CommentSubmitted.TYPE and "personal" in r.data})
+            self._vault.preload({s for r in batch if (s := _subject(r)) is not None})
         return [self.decode(r, personal=personal) for r in batch]
 
     def decode(self, recorded: RecordedEvent, *, personal: bool = True) -> DomainEvent:
@@ -108,15 +126,27 @@ class EventCodec:
         if cls in PLAIN_EVENTS:
             return _plain(cls, data)
         if cls is CommentScreened:
-            return CommentScreened(
-                data["comment_id"], tuple(Flag(**f) for f in data["flags"]), data["risk"],
-                data["screener"], _parse_time(data["screened_at"]))
+            return self._screened(data, personal)
         if cls is ArticleRegistered:
             return ArticleRegistered(
                 article_id=data["article_id"], title=data["title"], url=data["url"],
                 language=data["language"], published_at=_parse_time(data["published_at"]),
                 summary=data["summary"], registered_at=_parse_time(data["registered_at"]))
         return _plain(cls, data)
+
+    def _screened(self, data: dict[str, Any], personal: bool) -> CommentScreened:
+        sealed = data.get("evidence")
+        evidence: list[str | None] = [None] * len(data["flags"])
+        if personal and sealed is not None:
+            opened = self._vault.open(sealed, screening_aad(data["comment_id"]))
+            if opened is not None:
+                evidence = opened["evidence"]
+        elif personal and data.get("unsealed_evidence") is not None:
+            evidence = data["unsealed_evidence"]
+        flags = tuple(Flag(f["code"], f["guideline"], e)
+                      for f, e in zip(data["flags"], evidence, strict=True))
+        return CommentScreened(data["comment_id"], flags, data["risk"], data["screener"],
+                               _parse_time(data["screened_at"]), data["author_id"])
 
     def public_payload(self, recorded: RecordedEvent) -> dict[str, Any]:
         """The payload without its sealed personal part, straight from storage: what a
@@ -125,7 +155,7 @@ class EventCodec:
         if recorded.type not in EVENT_TYPES:
             raise UnknownEventType(recorded.type)
         data = self.upcast(recorded.type, recorded.schema_version, recorded.data)
-        return {k: v for k, v in data.items() if k != "personal"}
+        return {k: v for k, v in data.items() if k not in PRIVATE_KEYS}
 
     def upcast(self, type_: str, schema_version: int, data: dict[str, Any]) -> dict[str, Any]:
         target = CURRENT_SCHEMA[type_]
@@ -135,6 +165,24 @@ class EventCodec:
         if schema_version > target:
             raise UnknownEventType(f"{type_} schema {schema_version} is newer than this code")
         return data
+
+
+PRIVATE_KEYS = frozenset({"personal", "evidence", "unsealed_evidence"})
+
+
+def screening_aad(comment_id: str) -> str:
+    return f"{comment_id}/screening"
+
+
+def _subject(recorded: RecordedEvent) -> str | None:
+    """Whose key opens the sealed part of a stored event, if it has one."""
+    if recorded.type == CommentSubmitted.TYPE:
+        sealed = recorded.data.get("personal")
+    elif recorded.type == CommentScreened.TYPE:
+        sealed = recorded.data.get("evidence")
+    else:
+        return None
+    return sealed["subject"] if sealed else None
 
 
 def _plain(cls: type, data: dict[str, Any]) -> DomainEvent:
