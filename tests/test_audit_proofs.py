@@ -284,3 +284,29 @@ def test_check_proof_refuses_what_is_not_a_proof(tmp_path):
                                            "--public-key", KEY.public_key])
         assert result.exit_code == 1, (text, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_erasure_is_an_action_and_leaves_the_chain_and_its_proofs_intact(signed, client):
+    admin = Context(Actor("root", "admin"))
+    activity(signed, 1)
+    rec = signed.moderation.submit_comment(
+        SubmitComment("a-1", "Nour", "Private words here", author_email="nour@example.org"),
+        Context())
+    author_id = signed.privacy.lookup("nour@example.org", admin)["author_id"]
+    signed.privacy.erase(author_id, "Reader asked to be forgotten", admin)
+    with signed.engine.connect() as conn:
+        assert chain.verify(conn).broken is None
+        [submitted] = [e for e in signed.store.read_stream(conn, f"comment-{rec.id}")
+                       if e.type == "comment.submitted"]
+    signed.checkpoints.sign()
+    proof = get(client, "/v1/audit/proof", position=submitted.position)
+    assert verify(proof, KEY.public_key)
+    assert "Private words" not in json.dumps(proof) and "nour@" not in json.dumps(proof)
+    with write_transaction(signed.engine) as conn:
+        admin_token = api_tokens.create(conn, name="root2", role="admin",
+                                        now=signed.clock())[1]
+    listed = client.get("/v1/audit/actions", query_string={"actor": "root"},
+                        headers={"Authorization": f"Bearer {admin_token}"}).get_json()
+    assert [i["type"] for i in listed["items"]] == [
+        "article.registered", "author.looked_up", "author.erased"]
+    assert listed["items"][-1]["data"]["note"] == "Reader asked to be forgotten"

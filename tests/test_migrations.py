@@ -79,3 +79,37 @@ def test_admin_actions_migration_keeps_existing_article_registrations(empty_data
         assert checkpoint == 2
     finally:
         engine.dispose()
+
+
+def test_later_admin_action_types_are_copied_by_their_migration(empty_database):
+    """0009 copies closings and personal-data requests already in the log."""
+    from service.db import write_transaction
+    from service.eventstore import NO_STREAM, EventStore, NewEvent
+
+    engine = make_engine(empty_database)
+    meta = {"actor": {"id": "ed", "role": "admin"}}
+    try:
+        upgrade(empty_database, "0008", engine=engine)
+        with write_transaction(engine) as conn:
+            EventStore().append(conn, "article-a1", [
+                NewEvent("article.registered", {"article_id": "a1"}, meta),
+                NewEvent("article.closed", {"article_id": "a1"}, meta)], NO_STREAM)
+            EventStore().append(conn, "author-x", [
+                NewEvent("author.erased", {"author_id": "x"}, meta)], NO_STREAM)
+            conn.execute(sa.text("UPDATE projection_checkpoints SET position = 3 "
+                                 "WHERE name = 'admin_actions'"))
+            conn.execute(sa.text("INSERT INTO admin_actions (position, type, stream_id, "
+                                 "actor_id, actor_role, recorded_at, data) SELECT position, "
+                                 "type, stream_id, 'ed', 'admin', recorded_at, data FROM events "
+                                 "WHERE type = 'article.registered'"))
+        upgrade(empty_database, engine=engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT position, type FROM admin_actions ORDER BY position")).all()
+        assert [tuple(r) for r in rows] == [(1, "article.registered"), (2, "article.closed"),
+                                            (3, "author.erased")]
+        downgrade(empty_database, "0008", engine=engine)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM admin_actions")).scalar_one() == 1
+    finally:
+        engine.dispose()

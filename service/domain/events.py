@@ -236,7 +236,11 @@ EVENT_TYPES: dict[str, type] = {
                 CommentRejected, ArticleClosed, ArticleReopened, *PLAIN_EVENTS)
 }
 # What GET /v1/audit/actions lists: everything done to the service rather than to a comment.
-ADMIN_ACTION_TYPES = (ArticleRegistered.TYPE, *(cls.TYPE for cls in ADMIN_EVENTS))
+ADMIN_ACTION_TYPES = (
+    ArticleRegistered.TYPE, ArticleClosed.TYPE, ArticleReopened.TYPE,
+    *(cls.TYPE for cls in ADMIN_EVENTS),
+    AuthorLookedUp.TYPE, AuthorExported.TYPE, AuthorErased.TYPE,
+)
 
 
 def comment_stream(comment_id: str) -> str:
