@@ -6,7 +6,7 @@ import pytest
 
 from service.application.commands import Actor, Context, RegisterArticle, SubmitComment
 from service.screening.normalise import tokens
-from service.screening.rules import AuthorHistory
+from service.screening.rules import AuthorHistory, promotion_flags
 from service.screening.screener import Screener
 from service.screening.wordlists import WordLists
 
@@ -129,3 +129,42 @@ def test_every_flag_the_screener_raises_is_a_known_queue_filter(screener):
              "you idiot", "go back to your country"]
     raised = {f.code for text in texts for f in screener.screen(text, KNOWN).flags}
     assert raised and raised <= set(FLAG_CODES), raised - set(FLAG_CODES)
+
+
+def test_link_precheck_is_a_necessary_condition_of_the_extractor():
+    """The cheap pre-check may skip the URL extractor only when it could find nothing:
+    every domain ending it knows is a dot followed by a letter or digit, or 'localhost'."""
+    from service.screening.rules import MAYBE_URL, _url_extractor
+
+    extractor = _url_extractor()
+    endings = list(extractor._load_cached_tlds()) + list(extractor._ipv4_tld)
+    assert endings
+    assert all(MAYBE_URL.match(t) or t == "localhost" for t in endings)
+    assert not MAYBE_URL.search("No links here. None at all, 2025.")
+    assert MAYBE_URL.search("buy at shop.example")
+
+
+def test_phone_precheck_is_a_necessary_condition_of_the_matcher():
+    """Nothing with fewer than PHONE_MIN_DIGITS digits is a phone number in our regions."""
+    import itertools
+
+    import phonenumbers
+
+    from service.screening.rules import PHONE_MIN_DIGITS, PHONE_REGIONS
+
+    for n in range(1, PHONE_MIN_DIGITS):
+        for digits in itertools.product("0123456789", repeat=n):
+            d = "".join(digits)
+            for text in (f"call {d} now", f"call +{d}", f"call 0{d}",
+                         f"call +49 {d}", f"call +1 {d}", f"call ({d})"):
+                if sum(c.isdigit() for c in text) >= PHONE_MIN_DIGITS:
+                    continue
+                for region in PHONE_REGIONS:
+                    assert not list(phonenumbers.PhoneNumberMatcher(text, region)), text
+
+
+def test_prechecks_keep_real_findings():
+    codes = {f.code for f in promotion_flags(
+        "write to sales@example.com, see www.example.org or call +44 20 7946 0958")}
+    assert codes == {"email_address", "link", "phone_number"}
+    assert {f.code for f in promotion_flags("call ٠٧٧٠١٢٣٤٥٦٧ today")} <= {"phone_number"}

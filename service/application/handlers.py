@@ -254,7 +254,7 @@ class Moderation:
         comment_id = _comment_id(comment_id, "comment_id")
         try:
             with self.unit_of_work() as uow:
-                comment = uow.load_comment(comment_id)
+                comment = uow.load_comment(comment_id, personal=False)
                 if comment.version != expected:
                     raise StaleVersion(comment_id, expected, comment.version,
                                        comment.last_decision)
@@ -264,7 +264,7 @@ class Moderation:
                 uow.commit()
         except WrongExpectedVersion as exc:
             with self.unit_of_work() as fresh:
-                winner = fresh.load_comment(comment_id).last_decision
+                winner = fresh.load_comment(comment_id, personal=False).last_decision
             raise StaleVersion(comment_id, expected, exc.actual, winner) from None
         status = "approved" if isinstance(event, CommentApproved) else "rejected"
         log.info("comment %s %s by %s (version %d, position %d)", comment_id, status,

@@ -26,6 +26,10 @@ class Follower(Protocol):
     def handle(self, conn: Connection,
                changes: Sequence[tuple[RecordedEvent, DomainEvent]]) -> None: ...
 
+    # Optional: `prepare(conn, domain_events) -> state` runs before the append takes the
+    # log's head lock, and its state is then passed on as `handle(conn, changes, state)`:
+    # the place for reads that need no position.
+
 
 class UnitOfWork:
     def __init__(self, engine: Engine, store: EventStore, runner: ProjectionRunner,
@@ -70,9 +74,12 @@ class UnitOfWork:
         self._tx.commit()
         self._committed = True
 
-    def load_comment(self, comment_id: str) -> Comment:
+    def load_comment(self, comment_id: str, *, personal: bool = True) -> Comment:
+        """A comment from its stream; `personal=False` leaves its sealed personal data
+        closed (a decision needs none of it: no key read, no decryption)."""
         history = self.store.read_stream(self.conn, comment_stream(comment_id))
-        return Comment.from_history(comment_id, [self.codec.decode(r) for r in history])
+        return Comment.from_history(
+            comment_id, [self.codec.decode(r, personal=personal) for r in history])
 
     def record(
         self,
@@ -88,13 +95,23 @@ class UnitOfWork:
         name an event before it exists (a follow-up event cites it as its cause)."""
         metas = metadata if isinstance(metadata, list) else [metadata] * len(domain_events)
         ids = event_ids or [str(uuid.uuid4()) for _ in domain_events]
+        # Encoding (and sealing personal data) and the followers' reads need no position:
+        # they run before the append locks the head row, which every other writer waits for.
         new = []
         for event, meta, event_id in zip(domain_events, metas, ids, strict=True):
             type_, schema, data = self.codec.encode(event)
             new.append(NewEvent(type_, data, meta, schema, event_id))
+        prepared = [(f, f.prepare(self.conn, domain_events)) if hasattr(f, "prepare")
+                    else (f, _NOTHING) for f in self.followers]
         recorded = self.store.append(self.conn, stream_id, new, expected_version)
         changes = list(zip(recorded, domain_events, strict=True))
         self.runner.apply(self.conn, changes)
-        for follower in self.followers:
-            follower.handle(self.conn, changes)
+        for follower, state in prepared:
+            if state is _NOTHING:
+                follower.handle(self.conn, changes)
+            else:
+                follower.handle(self.conn, changes, state)
         return recorded
+
+
+_NOTHING = object()

@@ -107,10 +107,9 @@ class PersonalDataVault:
             return self._keys[subject_id]
         key = None if subject_id in self._new else self._load(subject_id)
         if key is None and create:
-            key = self._conn.execute(
-                _insert_ignoring_conflict(self._conn).values(
-                    subject_id=subject_id, key=AESGCM.generate_key(256), created_at=self._clock()
-                ).returning(subject_keys.c.key)
+            key = self._conn.execute(_insert_ignoring_conflict(self._conn), {
+                "subject_id": subject_id, "key": AESGCM.generate_key(256),
+                "created_at": self._clock()},
             ).scalar_one_or_none() or self._load(subject_id)  # None: a racer's key won
         if len(self._keys) > 10_000:
             self._keys.clear()
@@ -118,15 +117,23 @@ class PersonalDataVault:
         return key
 
     def _load(self, subject_id: str) -> bytes | None:
-        return self._conn.execute(
-            sa.select(subject_keys.c.key).where(subject_keys.c.subject_id == subject_id)
-        ).scalar_one_or_none()
+        return self._conn.execute(_LOAD_KEY, {"subject_id": subject_id}).scalar_one_or_none()
+
+
+_LOAD_KEY = sa.select(subject_keys.c.key).where(
+    subject_keys.c.subject_id == sa.bindparam("subject_id"))
+_NEW_KEY: dict[str, sa.Insert] = {}
 
 
 def _insert_ignoring_conflict(conn: Connection):  # noqa: ANN202
-    """Two first comments by one author may race to create the key; either key wins."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(subject_keys).on_conflict_do_nothing(index_elements=["subject_id"])
+    """Two first comments by one author may race to create the key; either key wins.
+    Built once per dialect (it runs in every first comment)."""
+    dialect = conn.dialect.name
+    if dialect not in _NEW_KEY:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        _NEW_KEY[dialect] = insert(subject_keys).on_conflict_do_nothing(
+            index_elements=["subject_id"]).returning(subject_keys.c.key)
+    return _NEW_KEY[dialect]

@@ -83,24 +83,20 @@ class EventStore:
         """Append to one stream. On any error the caller's transaction must be rolled back."""
         if not new_events:
             return []
-        now = sa.literal(self._clock(), UTCDateTime())
-        head = conn.execute(
-            event_store_head.update()
-            .where(event_store_head.c.id == 1)
-            .values(
-                last_position=event_store_head.c.last_position + len(new_events),
-                last_recorded_at=sa.case(
-                    (event_store_head.c.last_recorded_at > now,
-                     event_store_head.c.last_recorded_at),
-                    else_=now,
-                ),
-            )
-            .returning(event_store_head.c.last_position, event_store_head.c.last_recorded_at,
-                       _previous_hash(len(new_events)))
-        ).one()
-        # A new stream needs no read: version 1 already taken fails the unique key below.
-        current = 0 if expected_version is NO_STREAM else self.stream_version(conn, stream_id)
-        _check_expected(stream_id, expected_version, current)
+        # Everything that does not need a position happens before the head row is locked:
+        # a stream's version is read first when a specific one is expected (a writer that
+        # appends in between loses at the unique key below, as it should). ANY and
+        # STREAM_EXISTS read it under the lock, where no other append can move it.
+        early = isinstance(expected_version, int)
+        if early:
+            current = self.stream_version(conn, stream_id)
+            _check_expected(stream_id, expected_version, current)
+        head = conn.execute(_ADVANCE_HEAD, {"n": len(new_events), "now": self._clock()}).one()
+        if not early:
+            # A new stream needs no read: version 1 already taken fails the unique key.
+            current = 0 if expected_version is NO_STREAM else self.stream_version(conn,
+                                                                                  stream_id)
+            _check_expected(stream_id, expected_version, current)
         first = head.last_position - len(new_events) + 1
         rows = [
             {
@@ -120,7 +116,7 @@ class EventStore:
         for row in rows:
             row["hash"] = previous = chain.link_row(previous, row)
         try:
-            conn.execute(events.insert(), rows)
+            conn.execute(_INSERT_EVENTS, rows)
         except IntegrityError as exc:
             if "event_id" in str(exc.orig):
                 raise DuplicateEvent(str(exc.orig)) from exc
@@ -131,11 +127,7 @@ class EventStore:
         return [_recorded(r) for r in rows]
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
-        return conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
-                events.c.stream_id == stream_id
-            )
-        ).scalar_one()
+        return conn.execute(_STREAM_VERSION, {"stream_id": stream_id}).scalar_one()
 
     def read_stream(
         self,
@@ -148,6 +140,9 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """One stream in version order, optionally only as far as a version, a log
         position, or a moment (events recorded at or before it)."""
+        if to_version is None and to_position is None and as_of is None:
+            return [_recorded_row(r)
+                    for r in conn.execute(_READ_STREAM, {"stream_id": stream_id}).all()]
         query = sa.select(*_COLUMNS).where(events.c.stream_id == stream_id)
         if as_of is not None:
             query = query.where(events.c.recorded_at <= sa.literal(as_of, UTCDateTime()))
@@ -284,14 +279,34 @@ class EventStore:
         ).scalar_one()
 
 
-def _previous_hash(count: int) -> sa.Label:
-    """The hash of the event just before the positions this append takes, read in the head
-    update itself so the chain costs no extra round trip."""
-    return (
-        sa.select(events.c.hash)
-        .where(events.c.position == event_store_head.c.last_position - count)
-        .scalar_subquery().label("previous_hash")
+# The hot statements are built once: building and caching a construct on every call cost
+# more Python than the database spent running it.
+_N = sa.bindparam("n", type_=sa.Integer())
+_NOW = sa.bindparam("now", type_=UTCDateTime())
+_ADVANCE_HEAD = (
+    event_store_head.update()
+    .where(event_store_head.c.id == 1)
+    .values(
+        last_position=event_store_head.c.last_position + _N,
+        last_recorded_at=sa.case(
+            (event_store_head.c.last_recorded_at > _NOW, event_store_head.c.last_recorded_at),
+            else_=_NOW,
+        ),
     )
+    # the hash of the event just before the positions this append takes, read in the head
+    # update itself so the chain costs no extra round trip
+    .returning(
+        event_store_head.c.last_position, event_store_head.c.last_recorded_at,
+        sa.select(events.c.hash)
+        .where(events.c.position == event_store_head.c.last_position - _N)
+        .scalar_subquery().label("previous_hash"),
+    )
+)
+_STREAM_VERSION = sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
+    events.c.stream_id == sa.bindparam("stream_id"))
+_INSERT_EVENTS = events.insert()
+_READ_STREAM = sa.select(*_COLUMNS).where(events.c.stream_id == sa.bindparam("stream_id")) \
+    .order_by(events.c.version)
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:

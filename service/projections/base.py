@@ -95,10 +95,7 @@ class RowBatch:
         self.updates.pop(key, None)
 
     def flush(self, conn: Connection) -> None:
-        column = self.table.c[self.key]
-        deletes = sorted(self.deletes)
-        for i in range(0, len(deletes), 500):
-            conn.execute(self.table.delete().where(column.in_(deletes[i:i + 500])))
+        delete_keys(conn, self.table, self.key, self.deletes)
         bulk_insert(conn, self.table, list(self.inserts.values()))
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for key, values in self.updates.items():
@@ -106,10 +103,67 @@ class RowBatch:
             groups.setdefault(names, []).append(
                 {"_key": key, **{f"_{n}": v for n, v in values.items()}})
         for names, params in groups.items():
-            statement = self.table.update().where(column == sa.bindparam("_key")).values(
-                {n: sa.bindparam(f"_{n}") for n in names})
-            conn.execute(statement, params)
+            conn.execute(_statement(("update", self.table, self.key, names)), params)
         self.inserts, self.updates, self.deletes = {}, {}, set()
+
+
+# Statements built once per shape: constructing and cache-keying a construct on every
+# inline append cost more Python than the database spent running it. Keys hold the table
+# itself (a rebuild's shadow tables are new objects), so the cache is bounded.
+_STATEMENTS: dict[tuple, Any] = {}
+
+
+def _statement(shape: tuple) -> Any:
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _build(shape)
+        if len(_STATEMENTS) > 512:
+            _STATEMENTS.clear()
+        _STATEMENTS[shape] = statement
+    return statement
+
+
+def _build(shape: tuple) -> Any:
+    kind, table, *rest = shape
+    if kind == "insert":
+        return table.insert()
+    if kind == "update":
+        key, names = rest
+        return table.update().where(table.c[key] == sa.bindparam("_key")).values(
+            {n: sa.bindparam(f"_{n}") for n in names})
+    if kind == "delete":
+        (key,) = rest
+        return table.delete().where(table.c[key] == sa.bindparam("_key"))
+    if kind == "delete_in":
+        (key,) = rest
+        return table.delete().where(table.c[key].in_(sa.bindparam("_keys", expanding=True)))
+    if kind == "upsert_add":
+        dialect, keys, names = rest
+        row = {c.name: sa.bindparam(c.name, type_=c.type) for c in table.columns}
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(table).values(row)
+        return statement.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={n: table.c[n] + statement.excluded[n] for n in names})
+    if kind == "add":
+        keys, names = rest
+        return table.update().where(
+            *(table.c[k] == sa.bindparam(f"_k_{k}") for k in keys)
+        ).values({n: table.c[n] + sa.bindparam(f"_d_{n}") for n in names})
+    raise ValueError(kind)
+
+
+def delete_keys(conn: Connection, table: sa.Table, key: str, keys: Any) -> None:
+    """Delete the rows whose `key` column is one of `keys` (any iterable)."""
+    keys = sorted(keys)
+    if len(keys) == 1:
+        conn.execute(_statement(("delete", table, key)), {"_key": keys[0]})
+        return
+    for i in range(0, len(keys), 500):
+        conn.execute(_statement(("delete_in", table, key)), {"_keys": keys[i:i + 500]})
 
 
 COPY_THRESHOLD = 200
@@ -128,7 +182,7 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -
     if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
         _copy_rows(conn, table, rows)
     else:
-        conn.execute(table.insert(), rows)
+        conn.execute(_statement(("insert", table)), rows)
 
 
 def _copy_rows(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -156,16 +210,23 @@ def add_counts(conn: Connection, table: sa.Table,
 
 
 def upsert_add(conn: Connection, table: sa.Table, key: dict, increments: dict[str, int]) -> None:
-    """Add to counters in a row, creating it at zero first. Portable across both databases."""
-    where = sa.and_(*(table.c[k] == v for k, v in key.items()))
-    result = conn.execute(
-        table.update().where(where).values(
-            {name: table.c[name] + delta for name, delta in increments.items()}
-        )
-    )
-    if result.rowcount == 0:
-        row = dict(key)
-        for column in table.columns:
-            if column.name not in key:
-                row[column.name] = increments.get(column.name, 0)
-        conn.execute(table.insert().values(row))
+    """Add to counters in a row, creating it at zero first. Portable across both databases.
+
+    A table of nothing but counters takes one statement (INSERT ... ON CONFLICT DO UPDATE);
+    one with other columns (an article's title) is updated, and inserted only if missing."""
+    row = dict(key)
+    for column in table.columns:
+        if column.name not in key:
+            row[column.name] = increments.get(column.name, 0)
+    names = tuple(sorted(increments))
+    if _only_counters(table, key):
+        conn.execute(_statement(("upsert_add", table, conn.dialect.name, tuple(key), names)),
+                     row)
+        return
+    params = {f"_k_{k}": v for k, v in key.items()} | {f"_d_{n}": increments[n] for n in names}
+    if conn.execute(_statement(("add", table, tuple(key), names)), params).rowcount == 0:
+        conn.execute(_statement(("insert", table)), row)
+
+
+def _only_counters(table: sa.Table, key: dict) -> bool:
+    return all(isinstance(c.type, sa.Integer) for c in table.columns if c.name not in key)

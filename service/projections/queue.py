@@ -15,7 +15,7 @@ from ..domain.events import (
     CommentScreened,
     CommentSubmitted,
 )
-from .base import Change, Projection, RowBatch, bulk_insert
+from .base import Change, Projection, RowBatch, bulk_insert, delete_keys
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -74,9 +74,7 @@ class QueueProjection(Projection):
                                  .where(table.c.comment_id.in_(earlier)))
             waiting.update({r.comment_id: r.submitted_position for r in found})
         rows.flush(conn)
-        stale_ids = sorted(stale)
-        for i in range(0, len(stale_ids), 500):
-            conn.execute(flags.delete().where(flags.c.comment_id.in_(stale_ids[i:i + 500])))
+        delete_keys(conn, flags, "comment_id", stale)
         flag_rows = [{"comment_id": cid, "code": code, "submitted_position": waiting[cid]}
                      for cid, codes in new_flags.items() if cid in waiting for code in codes]
         bulk_insert(conn, flags, flag_rows)

@@ -80,6 +80,13 @@ class ProjectionRunner:
         self.projection_types = tuple(projection_types)
         self.live = [cls() for cls in self.projection_types]
         self.names = [p.name for p in self.live]
+        self._advance = (  # built once: it runs in every append
+            checkpoints.update()
+            # plain comparisons, not IN (...): an IN list is re-expanded on every call
+            .where(sa.or_(*(checkpoints.c.name == sa.literal(n) for n in self.names)),
+                   checkpoints.c.position == sa.bindparam("previous"))
+            .values(position=sa.bindparam("last"))
+        )
 
     # -- inline -------------------------------------------------------------------------
     def apply(self, conn: Connection, changes: Iterable[tuple[RecordedEvent, DomainEvent]]) -> None:
@@ -89,11 +96,7 @@ class ProjectionRunner:
         first, last = changes[0][0].position, changes[-1][0].position
         for projection in self.live:
             projection.apply_all(conn, changes)
-        moved = conn.execute(
-            checkpoints.update()
-            .where(checkpoints.c.name.in_(self.names), checkpoints.c.position == first - 1)
-            .values(position=last)
-        ).rowcount
+        moved = conn.execute(self._advance, {"previous": first - 1, "last": last}).rowcount
         if moved != len(self.names):
             raise ProjectionOutOfStep(
                 f"projections are not at position {first - 1}; run "

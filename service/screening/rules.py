@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,22 +25,24 @@ class AuthorHistory:
     has_same_text: bool
 
 
-def word_flags(text: str, lists: WordLists) -> Iterator[Flag]:
+def word_flags(text: str, lists: WordLists, words: list[str] | None = None,
+               key: str | None = None) -> Iterator[Flag]:
+    """`words` and `key` are `tokens(text)` and `phrase_key(text)` when already folded."""
     seen: set[str] = set()
-    for token in tokens(text):
+    for token in tokens(text) if words is None else words:
         term = lists.match_word(token)
         if term and term.text not in seen:
             seen.add(term.text)
             yield Flag(term.guideline, term.guideline, f"{term.text} ({term.language})")
-    key = phrase_key(text)
+    key = phrase_key(text) if key is None else key
     for phrase, term in lists.phrases.items():
         if phrase in key and term.text not in seen:
             seen.add(term.text)
             yield Flag(term.guideline, term.guideline, f"{term.text} ({term.language})")
 
 
-def threat_flags(text: str, lists: WordLists) -> Iterator[Flag]:
-    key = phrase_key(text)
+def threat_flags(text: str, lists: WordLists, key: str | None = None) -> Iterator[Flag]:
+    key = phrase_key(text) if key is None else key
     for phrase, original in lists.threats:
         if phrase in key:
             yield Flag("threat_phrase", "threats", original)
@@ -50,12 +53,23 @@ def _url_extractor() -> URLExtract:
     return URLExtract(extract_email=True)
 
 
+# Cheap pre-checks, each a necessary condition of its detector, so most comments skip the
+# costly part. Every top-level domain urlextract knows starts with a dot followed by a
+# letter or digit (checked in the tests); "localhost" is its only name without one. Every
+# number the phone matcher accepts in these regions has at least four digits.
+MAYBE_URL = re.compile(r"\.\w|localhost", re.IGNORECASE)
+PHONE_MIN_DIGITS = 4
+
+
 def promotion_flags(text: str) -> Iterator[Flag]:
-    for found in dict.fromkeys(_url_extractor().find_urls(text, only_unique=True)):
-        if "@" in found and "/" not in found:
-            yield Flag("email_address", "commercial_promotion", found)
-        else:
-            yield Flag("link", "commercial_promotion", found)
+    if MAYBE_URL.search(text):
+        for found in dict.fromkeys(_url_extractor().find_urls(text, only_unique=True)):
+            if "@" in found and "/" not in found:
+                yield Flag("email_address", "commercial_promotion", found)
+            else:
+                yield Flag("link", "commercial_promotion", found)
+    if sum(c.isdigit() for c in text) < PHONE_MIN_DIGITS:
+        return
     numbers: dict[str, str] = {}
     for region in PHONE_REGIONS:
         for match in phonenumbers.PhoneNumberMatcher(text, region):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..domain.events import Flag
+from .normalise import tokens
 from .rules import (
     AuthorHistory,
     history_flags,
@@ -43,8 +44,10 @@ class Screener:
     def screen(self, text: str | None, history: AuthorHistory) -> Screening:
         flags: list[Flag] = []
         if text:
-            flags += word_flags(text, self.lists)
-            flags += threat_flags(text, self.lists)
+            words = tokens(text)  # folded once for words, phrases and threats
+            key = " " + " ".join(words) + " "
+            flags += word_flags(text, self.lists, words, key)
+            flags += threat_flags(text, self.lists, key)
             flags += promotion_flags(text)
             if shout := shouting_flag(text):
                 flags.append(shout)

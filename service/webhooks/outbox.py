@@ -126,8 +126,14 @@ class WebhookOutbox:
     def __init__(self, clock: Callable[[], datetime]):
         self.clock = clock
 
+    def prepare(self, conn: Connection, domain_events: Sequence[DomainEvent]) -> list:
+        """Before the append takes the log's head lock: the endpoints to fan out to (a read
+        that needs no position, so it is not made while every other writer waits)."""
+        return conn.execute(_ENABLED_ENDPOINTS).all()
+
     def handle(self, conn: Connection,
-               changes: Sequence[tuple[RecordedEvent, DomainEvent]]) -> None:
+               changes: Sequence[tuple[RecordedEvent, DomainEvent]],
+               endpoints: list | None = None) -> None:
         documents = []
         for recorded, event in changes:
             document = event_payload(recorded, event)
@@ -135,11 +141,8 @@ class WebhookOutbox:
                 documents.append((recorded, serialize(document)))
         if not documents:
             return
-        endpoints = conn.execute(
-            sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types,
-                      webhook_endpoints.c.include_body)
-            .where(webhook_endpoints.c.enabled.is_(True))
-        ).all()
+        if endpoints is None:
+            endpoints = conn.execute(_ENABLED_ENDPOINTS).all()
         if not endpoints:
             return
         now = self.clock()
@@ -151,7 +154,15 @@ class WebhookOutbox:
             if not endpoint.event_types or recorded.type in endpoint.event_types
         ]
         if rows:
-            conn.execute(webhook_deliveries.insert(), rows)
+            conn.execute(_INSERT_DELIVERIES, rows)
+
+
+_ENABLED_ENDPOINTS = (
+    sa.select(webhook_endpoints.c.id, webhook_endpoints.c.event_types,
+              webhook_endpoints.c.include_body)
+    .where(webhook_endpoints.c.enabled.is_(True))
+)
+_INSERT_DELIVERIES = webhook_deliveries.insert()
 
 
 def _new_row(endpoint_id: int, event_id: str, event_type: str, position: int | None,
