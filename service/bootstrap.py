@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from .application.access import Access
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
+from .application.exports import AuditExport
 from .application.handlers import Moderation
 from .application.live import StreamHub
 from .application.privacy import Privacy
@@ -47,6 +48,7 @@ class Services:
     privacy: Privacy | None = None
     streams: StreamHub | None = None
     proofs: Proofs | None = None
+    exports: AuditExport | None = None
 
     def close(self) -> None:
         if self.streams is not None:
@@ -85,6 +87,7 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                     claims=Claims(engine, clock, settings.claim_seconds),
                     access=Access(moderation.unit_of_work, clock),
                     checkpoints=checkpoints, proofs=Proofs(engine, store),
+                    exports=AuditExport(engine, store, codec_for, checkpoints),
                     privacy=Privacy(engine, store, runner, clock, moderation.followers),
                     streams=StreamHub(queries.feed, queries.head,
                                       poll_seconds=settings.stream_poll_seconds,

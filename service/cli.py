@@ -447,3 +447,38 @@ def audit_check_proof(file, public_key: str) -> None:  # noqa: ANN001
         click.echo(f"proof does NOT hold: {verdict.reason}", err=True)
         sys.exit(1)
     click.echo(f"proof holds: {verdict.reason}")
+
+
+@audit.command("export")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"]),
+              help="Recorded at or after (UTC when no offset is given).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z"]),
+              help="Recorded before.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True),
+              required=True, help="File to write ('-' for standard output).")
+@click.pass_obj
+def audit_export(settings: Settings, since: datetime | None, until: datetime | None,
+                 fmt: str, output: str) -> None:
+    """Export every decision and administrative action (with positions and hashes, closed
+    by the latest checkpoint) to a file, with a progress bar."""
+    from datetime import UTC
+
+    since, until = (m.replace(tzinfo=m.tzinfo or UTC) if m else None for m in (since, until))
+    if since and until and since >= until:
+        raise click.BadParameter("must be later than --since", param_hint="--until")
+    services = build(settings)
+    try:
+        window = services.exports.window(since, until)
+        with click.open_file(output, "wb") as out, tqdm(
+                total=window.size, unit=" ev", desc="exporting", file=sys.stderr,
+                disable=None) as bar:
+            written = 0
+            for chunk in services.exports.stream(fmt, window, progress=bar.update):
+                out.write(chunk)
+                written += len(chunk)
+    finally:
+        services.close()
+    click.echo(f"exported positions {window.after + 1}..{window.last} "
+               f"({written} bytes) to {output}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from . import cursors
@@ -16,6 +17,7 @@ from .schemas import (
     ConsistencyArgsSchema,
     ConsistencyProofSchema,
     DecisionArgsSchema,
+    ExportArgsSchema,
     InclusionProofSchema,
     PageArgsSchema,
     ProofArgsSchema,
@@ -107,3 +109,26 @@ class ConsistencyProof(MethodView):
         proofs = runtime().services.proofs
         assert proofs is not None
         return proofs.consistency(args["from_"], args["to"])
+
+
+@blp.route("/export")
+class Export(MethodView):
+    @requires(*ACTION_READERS)
+    @blp.arguments(ExportArgsSchema, location="query")
+    @blp.response(200, content_type="application/x-ndjson", description=(
+        "jsonl: one decision or action a line (position, hash, type, recorded_at, "
+        "stream_id, event_id, actor, data), then an `export.closed` line with the latest "
+        "checkpoint. csv: the same columns, data as JSON, the closing row last."))
+    @blp.alt_response(400, response="BAD_REQUEST")
+    def get(self, args):
+        """Stream every decision and administrative action recorded in [since, until)."""
+        exports = runtime().services.exports
+        assert exports is not None
+        window = exports.window(args["since"], args["until"])
+        fmt = args["format"]
+        media = "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8"
+        return Response(stream_with_context(exports.stream(fmt, window)), status=200,
+                        headers={"Content-Type": media, "Cache-Control": "no-store",
+                                 "X-Accel-Buffering": "no",
+                                 "Content-Disposition":
+                                     f'attachment; filename="audit-{window.last}.{fmt}"'})

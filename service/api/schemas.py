@@ -210,6 +210,11 @@ class ProofArgsSchema(StrictSchema):
                        "(default: the latest)."})
 
 
+class ExportArgsSchema(WindowArgsSchema):
+    format = fields.String(load_default="jsonl", validate=validate.OneOf(["jsonl", "csv"]),
+                           metadata={"description": "jsonl (one JSON object a line) or csv."})
+
+
 class ConsistencyArgsSchema(StrictSchema):
     from_ = fields.Integer(required=True, data_key="from",
                            validate=validate.Range(min=1, max=MAX_POSITION), metadata={

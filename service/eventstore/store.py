@@ -202,6 +202,25 @@ class EventStore:
         query = query.order_by(events.c.position.desc()).limit(limit)
         return [_recorded_row(r) for r in conn.execute(query).all()]
 
+    def read_chained(self, conn: Connection, *, types: Sequence[str], after: int,
+                     to_position: int, limit: int = 1000
+                     ) -> list[tuple[RecordedEvent, bytes]]:
+        """Events of these types in (after, to_position], in position order, each with its
+        stored chain hash (for exports that let a reader match rows to proofs)."""
+        query = (sa.select(*_COLUMNS, events.c.hash)
+                 .where(events.c.position > after, events.c.position <= to_position,
+                        events.c.type.in_(list(types)))
+                 .order_by(events.c.position).limit(limit))
+        return [(_recorded_row(r[:-1]), r[-1]) for r in conn.execute(query).all()]
+
+    def position_before(self, conn: Connection, moment: datetime) -> int:
+        """The last position recorded strictly before `moment` (0 if none). Recording times
+        never decrease along the log, so [since, until) is a range of positions."""
+        return conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)).where(
+                events.c.recorded_at < sa.literal(moment, UTCDateTime()))
+        ).scalar_one()
+
     def get(self, conn: Connection, event_id: str) -> RecordedEvent | None:
         """One event by its id, or None."""
         row = conn.execute(sa.select(*_COLUMNS).where(events.c.event_id == event_id)).first()

@@ -30,7 +30,7 @@ ENDPOINTS = {
     ("get", "/v1/events"), ("get", "/v1/events/stream"),
     ("get", "/v1/audit/decisions"), ("get", "/v1/audit/actions"),
     ("get", "/v1/audit/checkpoints"), ("get", "/v1/audit/proof"),
-    ("get", "/v1/audit/consistency"), ("get", "/v1/stats"),
+    ("get", "/v1/audit/consistency"), ("get", "/v1/audit/export"), ("get", "/v1/stats"),
     ("get", "/v1/webhooks/endpoints"), ("post", "/v1/webhooks/endpoints"),
     ("get", "/v1/webhooks/endpoints/{endpoint_id}"),
     ("patch", "/v1/webhooks/endpoints/{endpoint_id}"),
