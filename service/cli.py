@@ -319,6 +319,8 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
         click.echo(f"  {role:9} {token}")
     click.echo(f"try: curl -H 'Authorization: Bearer {made[0][1]}' "
                f"'http://{host}:{port}/v1/queue?sort=risk'")
+    click.echo(f"moderate in the browser: http://{host}:{port}/dashboard/ "
+               "(sign in with a token above)")
     run(settings, host=host, port=port, workers=workers, timeout=30)
 
 

@@ -185,6 +185,7 @@ class Page:
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
+        self.page.evaluate("document.getElementById('status').hidden = true")  # the toast
         self.page.screenshot(path=str(path), full_page=False)
         return path
 

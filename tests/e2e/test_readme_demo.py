@@ -54,6 +54,7 @@ def test_demo_serves_seeded_data_and_every_readme_curl_works(tmp_path):
             tokens = dict(re.findall(r"^\s+(moderator|auditor|admin)\s+(\S+)$", text, re.M))
         assert len(tokens) == 3, (tmp_path / "demo.out").read_text()
         base = f"http://127.0.0.1:{port}"
+        assert f"{base}/dashboard/" in text  # the demo ends with the page to moderate in
         while time.monotonic() < deadline:
             try:
                 urllib.request.urlopen(f"{base}/healthz", timeout=2)
@@ -81,6 +82,8 @@ def test_demo_serves_seeded_data_and_every_readme_curl_works(tmp_path):
             assert code.startswith("2"), f"{command}\n-> {done.stdout} {done.stderr}"
         assert get_json(f"{base}/v1/comments/{waiting['id']}",
                         tokens["moderator"])["status"] == "rejected"
+        with urllib.request.urlopen(f"{base}/dashboard/", timeout=10) as page:
+            assert page.status == 200 and b'type="module"' in page.read()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

@@ -19,7 +19,7 @@ export function table(headers, rows) {
 // Horizontal bars; each row may stack several series: rows = [{label, parts: [{value, series}]}]
 export function bars(rows, { label, series = [], format = String } = {}) {
   const rowHeight = 26;
-  const left = 150;
+  const left = 200;
   const height = Math.max(rows.length, 1) * rowHeight + (series.length ? 28 : 8);
   const max = Math.max(1, ...rows.map((r) => r.parts.reduce((sum, p) => sum + p.value, 0)));
   const scale = (WIDTH - left - 60) / max;
@@ -27,7 +27,9 @@ export function bars(rows, { label, series = [], format = String } = {}) {
     s("title", {}, label));
   rows.forEach((row, i) => {
     const y = i * rowHeight + 4;
-    svg.append(s("text", { x: left - 8, y: y + 15, "text-anchor": "end" }, row.label));
+    const short = row.label.length > 22 ? `${row.label.slice(0, 21)}…` : row.label;
+    svg.append(s("text", { x: left - 8, y: y + 15, "text-anchor": "end" }, short,
+      s("title", {}, row.label)));
     let x = left;
     for (const part of row.parts) {
       const w = part.value * scale;
@@ -60,7 +62,7 @@ export function lines(points, { label, series, format = String }) {
   const left = 56;
   const bottom = 48;
   const top = 12;
-  const innerW = WIDTH - left - 16;
+  const innerW = WIDTH - left - 34;
   const innerH = height - top - bottom;
   const all = points.flatMap((p) => series.map((name) => p.values[name])).filter((v) => v != null);
   const max = Math.max(1e-9, ...all);
@@ -68,7 +70,7 @@ export function lines(points, { label, series, format = String }) {
   const y = (v) => top + innerH - (v / max) * innerH;
   const svg = s("svg", { viewBox: `0 0 ${WIDTH} ${height}`, role: "img", "aria-label": label },
     s("title", {}, label),
-    s("line", { x1: left, y1: top + innerH, x2: WIDTH - 16, y2: top + innerH, class: "axis" }),
+    s("line", { x1: left, y1: top + innerH, x2: left + innerW, y2: top + innerH, class: "axis" }),
     s("line", { x1: left, y1: top, x2: left, y2: top + innerH, class: "axis" }),
     s("text", { x: left - 6, y: top + 10, "text-anchor": "end", class: "muted" }, format(max)),
     s("text", { x: left - 6, y: top + innerH, "text-anchor": "end", class: "muted" }, "0"));

@@ -72,7 +72,7 @@ export async function mount(root) {
         { label: "Rejections per guideline reason" }),
       table(["Reason", "Rejections"], perReason.map(([code, n]) => [title(code), n]))),
     figure("Decisions per moderator",
-      bars(moderators.map(([name, c]) => ({ label: name.length > 22 ? `${name.slice(0, 21)}…` : name,
+      bars(moderators.map(([name, c]) => ({ label: name,
         parts: [{ value: c.approved, series: "approved" }, { value: c.rejected, series: "rejected" }] })),
       { label: "Decisions per moderator, approved and rejected", series: ["approved", "rejected"] }),
       table(["Moderator", "Approved", "Rejected", "Reversals"], moderators.map(([name, c]) =>
