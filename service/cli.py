@@ -14,7 +14,7 @@ from tqdm import tqdm
 from . import migrate
 from .application.commands import Actor, Context, RegisterArticle
 from .bootstrap import build, configure_logging
-from .cli_authors import authors
+from .cli_authors import authors, privacy
 from .cli_webhooks import webhooks
 from .config import Settings
 from .domain.errors import DomainError
@@ -367,6 +367,7 @@ def _safe_url(settings: Settings) -> str:
 
 main.add_command(webhooks)  # `moderation webhooks ...`, defined in cli_webhooks.py
 main.add_command(authors)  # `moderation authors ...`, defined in cli_authors.py
+main.add_command(privacy)  # `moderation privacy sweep`, defined in cli_authors.py
 
 
 if __name__ == "__main__":

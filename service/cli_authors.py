@@ -1,4 +1,5 @@
-"""`moderation authors ...`: a data subject's rights from a shell (look up, export, erase).
+"""`moderation authors ...`: a data subject's rights from a shell (look up, export, erase);
+`moderation privacy sweep`: make network addresses past their retention unreadable.
 
 Registered on the main command in service/cli.py. Everything goes through
 service.application.privacy.Privacy, as the HTTP API does; the actor recorded is `cli`.
@@ -70,6 +71,25 @@ def erase(settings: Settings, author_id: str, note: str) -> None:
     else:
         click.echo(f"{author_id} erased: {len(done['comment_ids'])} comments, "
                    f"position {done['position']}")
+
+
+@click.group()
+def privacy() -> None:
+    """Retention of personal data."""
+
+
+@privacy.command("sweep")
+@click.pass_obj
+def sweep(settings: Settings) -> None:
+    """Destroy the keys of network addresses older than MODERATION_ADDRESS_RETENTION_DAYS
+    (run it daily, e.g. from cron)."""
+    done = _run(settings, lambda p: p.sweep_addresses(Context(CLI_ACTOR)))
+    if done["days"]:
+        click.echo(f"network addresses of {len(done['days'])} day(s) are now unreadable: "
+                   f"{done['days'][0]} to {done['days'][-1]}")
+    else:
+        click.echo(f"nothing to sweep: addresses from {done['kept_from']} on are kept "
+                   f"({done['retention_days']} days)")
 
 
 def _json(value: Any) -> str:

@@ -117,6 +117,7 @@ class Settings:
     stream_heartbeat_seconds: float = 15.0
     stream_max_open: int = 200  # open event streams per server process
     stream_max_seconds: float = 900.0  # a stream then ends; clients resume with Last-Event-ID
+    address_retention_days: int = 30  # network addresses unreadable after `privacy sweep`
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -152,6 +153,9 @@ class Settings:
                                                 d.checkpoint_minutes), 0,
                                          "MODERATION_CHECKPOINT_MINUTES"),
             **_stream_settings(env, d),
+            address_retention_days=int(_positive(
+                _int(env, "MODERATION_ADDRESS_RETENTION_DAYS", d.address_retention_days),
+                "MODERATION_ADDRESS_RETENTION_DAYS")),
         )
 
     def with_database(self, url: str) -> Settings:

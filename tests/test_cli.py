@@ -92,3 +92,9 @@ def test_db_downgrade_takes_the_revision_as_upgrade_does(settings):
     assert moved.exit_code == 0, moved.output
     assert invoke(settings, "db", "downgrade").exit_code != 0
     assert invoke(settings, "db", "upgrade").exit_code == 0
+
+
+def test_privacy_sweep_from_a_shell(settings, services):
+    out = invoke(settings, "privacy", "sweep")
+    assert out.exit_code == 0, out.output
+    assert "nothing to sweep" in out.output and "30 days" in out.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -24,6 +24,8 @@ from ..domain.author import (
 from ..domain.comment import Comment
 from ..domain.errors import AuthorNotFound
 from ..domain.events import (
+    RETENTION_STREAM,
+    AddressesSwept,
     AuthorErased,
     AuthorExported,
     AuthorLookedUp,
@@ -35,6 +37,7 @@ from ..domain.events import (
     comment_stream,
 )
 from ..eventstore import ANY, EventStore, RecordedEvent, WrongExpectedVersion
+from ..eventstore.personal_data import ADDRESS_PREFIX
 from ..projections import comments
 from ..projections.runner import ProjectionRunner
 from .commands import Context
@@ -46,7 +49,9 @@ log = logging.getLogger(__name__)
 
 class Privacy:
     def __init__(self, engine: Engine, store: EventStore, runner: ProjectionRunner,
-                 clock: Callable[[], datetime], followers: Sequence[Follower] = ()):
+                 clock: Callable[[], datetime], followers: Sequence[Follower] = (),
+                 address_retention_days: int = 30):
+        self.address_retention_days = address_retention_days
         self.engine = engine
         self.store = store
         self.runner = runner
@@ -123,6 +128,27 @@ class Privacy:
             "comments": items,
             "activity": activity,
         }
+
+    def sweep_addresses(self, ctx: Context) -> dict[str, Any]:
+        """Destroy the keys of network addresses older than the retention period: every
+        address submitted on those days becomes unreadable, with no event touched."""
+        now = self.clock()
+        cutoff = (now - timedelta(days=self.address_retention_days)).astimezone(UTC).date()
+        with self.unit_of_work() as uow:
+            subjects = uow.vault.address_days(before=cutoff)
+            for subject in subjects:
+                uow.vault.erase(subject)
+            days = tuple(s[len(ADDRESS_PREFIX):] for s in subjects)
+            if days:
+                uow.record(RETENTION_STREAM,
+                           [AddressesSwept(days, self.address_retention_days, now)], ANY,
+                           ctx.metadata())
+            uow.commit()
+        if days:
+            log.info("network addresses of %d day(s) swept: %s .. %s", len(days), days[0],
+                     days[-1])
+        return {"days": list(days), "kept_from": cutoff.isoformat(),
+                "retention_days": self.address_retention_days}
 
     def _existing(self, uow: UnitOfWork, author_id: str) -> tuple[Author, list[str]]:
         recorded = self.store.read_stream(uow.conn, author_stream(author_id))

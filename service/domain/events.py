@@ -221,13 +221,24 @@ class AuthorExported:
     exported_at: datetime
 
 
+@dataclass(frozen=True)
+class AddressesSwept:
+    """The keys of these days' network addresses were destroyed (retention ran out)."""
+
+    TYPE = "addresses.swept"
+    days: tuple[str, ...]
+    retention_days: int
+    swept_at: datetime
+
+
 # Events stored field for field (scalars, tuples, dicts, times), decoded generically.
-PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint, AuthorErased, AuthorLookedUp, AuthorExported)
+PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint, AuthorErased, AuthorLookedUp, AuthorExported,
+                AddressesSwept)
 
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
     | ArticleClosed | ArticleReopened | AdminEvent | AuditCheckpoint | AuthorErased
-    | AuthorLookedUp | AuthorExported
+    | AuthorLookedUp | AuthorExported | AddressesSwept
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
@@ -281,3 +292,6 @@ def author_stream(author_id: str) -> str:
     """An author's own stream. Author ids already read `author-<pseudonym>`, so the id is
     the stream name (`author-<hex>`), not `author-author-<hex>`."""
     return author_id if author_id.startswith("author-") else f"author-{author_id}"
+
+
+RETENTION_STREAM = "retention-addresses"

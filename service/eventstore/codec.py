@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -25,7 +25,7 @@ from ..domain.events import (
     DomainEvent,
     Flag,
 )
-from .personal_data import PersonalDataVault
+from .personal_data import PersonalDataVault, address_subject
 from .store import RecordedEvent
 
 CURRENT_SCHEMA = {**{name: 1 for name in EVENT_TYPES}, CommentScreened.TYPE: 2}
@@ -75,6 +75,10 @@ class EventCodec:
         if isinstance(event, CommentSubmitted):
             data.pop("erased")
             personal = {name: data.pop(name) for name in PERSONAL_FIELDS}
+            if event.network_address is not None:  # sealed again, under the day's key
+                personal["network_address"] = self._vault.seal(
+                    address_subject(event.submitted_at.astimezone(UTC).date()),
+                    {"network_address": event.network_address}, address_aad(event.comment_id))
             data["personal"] = self._vault.seal(event.author_id, personal, event.comment_id)
         if isinstance(event, CommentRejected):
             data["reasons"] = list(event.reasons)
@@ -106,7 +110,11 @@ class EventCodec:
         if cls is CommentSubmitted:
             opened = self._vault.open(data["personal"], data["comment_id"]) if personal \
                 else None
-            held = opened or dict.fromkeys(PERSONAL_FIELDS)
+            held = dict(opened or dict.fromkeys(PERSONAL_FIELDS))
+            address = held.get("network_address")
+            if isinstance(address, dict):  # None once the day's key is swept
+                inner = self._vault.open(address, address_aad(data["comment_id"]))
+                held["network_address"] = inner["network_address"] if inner else None
             return CommentSubmitted(
                 comment_id=data["comment_id"], article_id=data["article_id"],
                 parent_id=data["parent_id"], author_id=data["author_id"],
@@ -168,6 +176,10 @@ class EventCodec:
 
 
 PRIVATE_KEYS = frozenset({"personal", "evidence", "unsealed_evidence"})
+
+
+def address_aad(comment_id: str) -> str:
+    return f"{comment_id}/address"
 
 
 def screening_aad(comment_id: str) -> str:

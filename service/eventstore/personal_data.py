@@ -13,7 +13,7 @@ import hmac
 import json
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +24,13 @@ from sqlalchemy.engine import Connection
 from .tables import installation, subject_keys
 
 ALGORITHM = "A256GCM"
+ADDRESS_PREFIX = "addresses-"
+
+
+def address_subject(day: date) -> str:
+    """Network addresses are sealed under a key per day (inside the author's sealed part),
+    so destroying a day's key makes that day's addresses unreadable for everyone at once."""
+    return f"{ADDRESS_PREFIX}{day.isoformat()}"
 
 
 class PersonalDataVault:
@@ -101,6 +108,14 @@ class PersonalDataVault:
             subject_keys.delete().where(subject_keys.c.subject_id == subject_id)
         )
         return result.rowcount > 0
+
+    def address_days(self, before: date) -> list[str]:
+        """The subjects of the per-day address keys for days before `before`."""
+        ids = self._conn.execute(
+            sa.select(subject_keys.c.subject_id)
+            .where(subject_keys.c.subject_id.startswith(ADDRESS_PREFIX, autoescape=True))
+        ).scalars()
+        return sorted(s for s in ids if s[len(ADDRESS_PREFIX):] < before.isoformat())
 
     def _key(self, subject_id: str, *, create: bool) -> bytes | None:
         if subject_id in self._keys and (self._keys[subject_id] is not None or not create):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
+from service.application.commands import Actor, Context
 from service.domain.events import AuthorErased, AuthorExported, AuthorLookedUp
 
 from .helpers import approve, assert_error, bearer, head, reject, submitted_id
@@ -268,3 +270,31 @@ def test_screening_evidence_is_sealed_and_only_moderators_see_it(client, tokens,
     after = screened(tokens.moderator)
     assert [f["evidence"] for f in after["data"]["flags"]] == [None] * len(after["data"]["flags"])
     assert {f["code"] for f in after["data"]["flags"]} >= {"email_address"}
+
+
+def test_network_addresses_become_unreadable_after_the_retention_period(
+        client, tokens, article, services, clock):
+    old = _submit(client, article, body="Written long ago")
+    clock.advance(days=20)
+    recent = _submit(client, article, body="Written lately")
+    author_id = _author(client, tokens)
+    clock.advance(days=11)  # the first is 31 days old, the second 11
+    privacy = services.privacy
+    before = head(services)
+    swept = privacy.sweep_addresses(Context(Actor("cron", "admin")))
+    assert swept["days"] == [(clock.now.date() - timedelta(days=31)).isoformat()]
+    assert head(services) == before + 1
+    [event] = services.queries.feed(types=["addresses.swept"], personal=True)
+    assert event["metadata"]["actor"] == {"id": "cron", "role": "admin"}
+    document = client.get(f"/v1/authors/{author_id}/export",
+                          headers=bearer(tokens.admin)).get_json()
+    by_id = {c["comment_id"]: c for c in document["comments"]}
+    assert by_id[old]["network_address"] is None
+    assert by_id[old]["body"] == "Written long ago"  # only the address is gone
+    assert by_id[recent]["network_address"] == ADDRESS
+    assert document["network_addresses"] == [ADDRESS]
+    history = client.get(f"/v1/comments/{old}/events", headers=bearer(tokens.moderator))
+    assert history.get_json()["items"][0]["data"]["network_address"] is None
+    again = privacy.sweep_addresses(Context(Actor("cron", "admin")))
+    assert again["days"] == [] and head(services) == before + 1 + 1  # the export's event
+    assert services.runner.rebuild(services.engine, swap=False).identical
