@@ -342,7 +342,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--only", default="appends,reads,http,webhooks",
                         help="comma-separated sections: appends, reads, http, webhooks, "
-                        "peer (the write path beside the eventsourcing library)")
+                        "peer (the write path beside the eventsourcing library), "
+                        "audit (the hash chain's cost per append; exports at --sizes)")
     parser.add_argument("--deliveries", type=int, default=1000,
                         help="webhook deliveries per run")
     parser.add_argument("--sizes", default="10000,100000,1000000",
@@ -375,6 +376,11 @@ def main() -> None:
                 bench_http(db, tmp, args.runs, args.clients, args.requests, args.workers)
             if "webhooks" in only:
                 bench_webhooks(db, tmp, args.runs, args.deliveries)
+            if "audit" in only:  # see bench/audit.py
+                from . import audit
+                audit.bench_chain(db, lambda db=db: fresh(db, tmp), args.runs, args.appends,
+                                  record)
+                audit.bench_export(db, fresh(db, tmp), tmp, sizes, record)
             if "peer" in only:  # needs .[bench]; see bench/peer.py
                 from . import peer
                 for row in peer.bench(db, tmp, args.appends // 5, args.runs, peer.print_row):

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
@@ -180,4 +181,9 @@ def test_memory_stays_flat_as_the_log_grows(services):
     bulk_load(services.engine, 12000, articles=5, authors=50)  # five times as many
     large_rows, large_peak = _peak_bytes(services)
     assert large_rows > 4 * small_rows
+    with services.engine.connect() as conn:  # every decision and action, across many spans
+        expected = conn.execute(sa.text(
+            "SELECT count(*) FROM events WHERE type IN ('comment.approved', "
+            "'comment.rejected', 'article.registered')")).scalar_one()
+    assert large_rows == expected + 1  # and the closing line
     assert large_peak < 1.3 * small_peak, (small_peak, large_peak)

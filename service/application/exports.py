@@ -31,6 +31,7 @@ FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("position", "hash", "recorded_at", "type", "stream_id", "event_id",
                "actor_id", "actor_role", "data")
 PAGE = 1000
+SPAN = 4 * PAGE
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,15 @@ class AuditExport:
         """The window's decisions and actions in log order, one short read per page."""
         after = window.after
         while after < window.last:
+            # a bounded span of positions per page: SQLite reads the (type, position) index
+            # and sorts what it finds, so an open-ended range would sort the whole rest
+            upper = min(after + SPAN, window.last)
             with read_transaction(self.engine) as conn:
                 page = self.store.read_chained(conn, types=EXPORTED_TYPES, after=after,
-                                               to_position=window.last, limit=PAGE)
+                                               to_position=upper, limit=PAGE)
                 codec = self.codec_for(conn)
                 documents = [self._row(codec, recorded, hash_) for recorded, hash_ in page]
-            reached = page[-1][0].position if len(page) == PAGE else window.last
+            reached = page[-1][0].position if len(page) == PAGE else upper
             yield from documents
             if progress is not None:
                 progress(reached - after)
