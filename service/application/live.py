@@ -7,9 +7,9 @@ log itself, in pages, like the feed. Positions are gapless, so a stream that sen
 position after its start in order misses nothing; a client that reconnects with the last
 position it saw (Last-Event-ID) continues exactly where it stopped.
 
-The buffer is kept for BUFFER_SECONDS only: it holds comment text for moderators' streams,
-and an author's erasure must not live on in memory for long. Streams further behind than
-that read the log, which never shows erased data.
+The buffer is kept for BUFFER_SECONDS only, and emptied when an author is erased: it holds
+comment text for moderators' streams, and an erasure must not live on in memory. Streams
+further behind than the buffer read the log, which never shows erased data.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PAGE = 500
 BUFFER_EVENTS = 5000
 BUFFER_SECONDS = 30.0
+ERASED = "author.erased"  # an author's erasure empties the buffers it may be quoted in
 
 
 class TooManyStreams(Exception):
@@ -121,6 +122,8 @@ class StreamHub:
                 now = self._clock()
                 view.events.extend((now, event) for event in fresh)
                 view.read_to = after
+                if any(event["type"] == ERASED for event in fresh):
+                    view.events.clear()  # streams behind now read the log, which forgets
                 self._trim(view, now)
         with self._cond:
             self._cond.notify_all()

@@ -184,3 +184,25 @@ def test_many_concurrent_streams_each_receive_every_event_in_order(services, art
     expected = list(range(start + 1, start + total * 2 + 1))  # submitted + screened each
     assert all(r == expected for r in received), [len(r) for r in received]
     assert hub.open_streams == 0
+
+
+def test_an_erasure_empties_the_buffer_so_a_late_stream_never_sees_the_text(
+        live, article, tokens, services):
+    start = services.queries.head()
+    first = stream(live, tokens.moderator, after=start)  # keeps the personal view buffered
+    comment = submitted_id(live, article, body="Secret words", name="Nour",
+                           email="nour@example.org")
+    seen = first.events(2)
+    assert seen[0]["data"]["body"] == "Secret words"
+    author = services.queries.comment(comment)["author_id"]
+    response = live.post(f"/v1/authors/{author}/erasure", json={"note": "ticket 7"},
+                         headers=bearer(tokens.admin))
+    assert response.status_code == 200, response.get_json()
+    assert first.events(1, timeout=5)[0]["type"] == "author.erased"
+    late = stream(live, tokens.moderator, after=start)  # replays what the buffer held
+    replay = late.events(3)
+    assert [e["type"] for e in replay] == ["comment.submitted", "comment.screened",
+                                           "author.erased"]
+    assert "Secret words" not in json.dumps(replay) and "nour@" not in json.dumps(replay)
+    first.close()
+    late.close()

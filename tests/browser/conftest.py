@@ -120,7 +120,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
     run_cli(["seed"], env)
     server = Server(base="", env=env)
     for name, role in (("moderator", "moderator"), ("second", "moderator"),
-                       ("auditor", "auditor")):
+                       ("auditor", "auditor"), ("admin", "admin")):
         server.tokens[name] = run_cli(["tokens", "create", "--name", f"browser-{name}",
                                        "--role", role], env).strip()
     port = free_port()

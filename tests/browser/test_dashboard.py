@@ -243,6 +243,15 @@ def test_new_comments_arrive_live_and_cards_decided_elsewhere_leave(tab: Page, s
     tab.page.wait_for_selector(f'.card[data-id="{target}"]', state="detached", timeout=10000)
     assert tab.page.text_content("#queue-summary").startswith(f"{len(server.queue())} pending")
 
+    # an author erased by an admin: the page drops their name and text at once
+    erased = arrived[0]
+    author = server.comment(erased)["author_id"]
+    status, _, answer = server.call("POST", f"/v1/authors/{author}/erasure",
+                                    {"note": "reader's request"}, token="admin")
+    assert status == 200, answer
+    tab.page.wait_for_selector(f'.card[data-id="{erased}"] .erased')
+    assert "Rojîn 0" not in tab.page.text_content(f'.card[data-id="{erased}"]')
+
 
 def test_audit_filters_and_csv_statistics_charts_and_time_travel(tab: Page, server, tmp_path):
     # a decision whose note a spreadsheet would run as a formula

@@ -10,7 +10,7 @@ import { detectLang, LANGUAGES } from "./lang.js";
 import { follow } from "./live.js";
 
 const LIVE_TYPES = ["comment.submitted", "comment.screened", "comment.approved",
-  "comment.rejected"];
+  "comment.rejected", "author.erased"];
 const GONE_AFTER_MS = 4000;
 
 const PAGE = 50;
@@ -51,16 +51,12 @@ export async function mount(root, { role }) {
       h("p", { class: "empty" }, "Auditors read decisions, not the queue: see Audit and Statistics."));
     return;
   }
-  const catalogue = await guidelines();
-  if (!state || state.root !== root) return;
-  state.catalogue = catalogue;
   // the log position before the first page: the stream starts there, so nothing that
   // happens while the page loads is missed (what it repeats is recognised by id)
-  let head = null;
-  try {
-    head = (await call("/readyz", { auth: false })).data.log_head;
-  } catch (error) { /* no live updates, the queue still works */ }
+  const [catalogue, head] = await Promise.all([guidelines(),
+    call("/readyz", { auth: false }).then(({ data }) => data.log_head, () => null)]);
   if (!state || state.root !== root) return;
+  state.catalogue = catalogue;
   root.append(toolbar(), h("p", { class: "summary", id: "queue-summary", "aria-live": "polite" }),
     h("button", { type: "button", class: "banner", id: "new-banner", hidden: true,
       onclick: () => showFresh() }),
@@ -90,6 +86,20 @@ function liveState(value) {
 function onEvent(event) {
   if (!state) return;
   const data = event.data || {};
+  if (event.type === "author.erased") {  // what the page shows of that author goes too
+    for (const item of state.items) {
+      if (item.author_id === data.author_id || (data.comment_ids || []).includes(item.id)) {
+        Object.assign(item, { body: null, author_name: null, author_email: null });
+        state.notes.delete(item.id);
+        replaceCard(item);
+      }
+    }
+    for (const [key, parent] of state.parents) {
+      if (parent && parent.author_id === data.author_id) state.parents.set(key, { ...parent,
+        body: null, author_name: null });
+    }
+    return;
+  }
   const id = data.comment_id;
   if (!id || state.mine.has(id)) return;
   const item = state.items.find((x) => x.id === id);
