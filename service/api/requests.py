@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint as SmorestBlueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser
@@ -83,10 +83,12 @@ def parse_body() -> None:
                        f"The body is not valid UTF-8 (bad byte at offset {exc.start}).") \
             from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant,
+                          object_pairs_hook=_refuse_duplicate_keys)
     except (ValueError, RecursionError) as exc:
         detail = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" \
-            if isinstance(exc, json.JSONDecodeError) else ""
+            if isinstance(exc, json.JSONDecodeError) else \
+            f" ({exc})" if str(exc).startswith("duplicate key") else ""
         raise ApiError(400, "malformed_json", f"The body is not valid JSON{detail}.") from None
     unpaired = _unpaired_surrogates(body)
     if unpaired:
@@ -95,6 +97,24 @@ def parse_body() -> None:
                        "which is not text and cannot be stored.",
                        {path: ["Contains an unpaired surrogate."] for path in unpaired})
     g.json_body = body
+
+
+def refuse_undeclared_query() -> None:
+    """A documented operation that takes no query arguments refuses any (422), as those
+    that take some refuse unknown ones: `?foo=1` never passes unnoticed."""
+    if not request.args or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    view_class = getattr(view, "view_class", None)
+    method = getattr(view_class, request.method.lower(), None) if view_class else view
+    doc = getattr(method, "_apidoc", None)
+    if doc is None:  # not an API operation (static files of the dashboard)
+        return
+    parameters = doc.get("arguments", {}).get("parameters", [])
+    if any(parameter.get("in") == "query" for parameter in parameters):
+        return
+    raise ApiError(422, "validation_failed", "This operation takes no query parameters.",
+                   {name: ["Unknown field."] for name in request.args})
 
 
 def _refuse_cut_stream(raw: bytes) -> None:
@@ -125,6 +145,16 @@ def _unpaired_surrogates(value: Any, path: str = "") -> list[str]:
     return found
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """RFC 8259 leaves duplicate names undefined; two readers could act on different ones."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key[:60]!r}")
+        out[key] = value
+    return out
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -140,4 +170,5 @@ def finish_response(response: Response) -> Response:
 def install(app: Flask) -> None:
     app.before_request(assign_request_id)
     app.before_request(parse_body)
+    app.before_request(refuse_undeclared_query)
     app.after_request(finish_response)

@@ -27,6 +27,10 @@ BAD_BODIES = [
     ("trailing garbage", b'{"author": {"name": "A"}, "body": "b"} x', JSON, 400,
      "malformed_json", None),
     ("NaN", b'{"author": {"name": "A"}, "body": NaN}', JSON, 400, "malformed_json", None),
+    ("duplicate keys", b'{"author": {"name": "A"}, "body": "kept?", "body": "or this?"}', JSON,
+     400, "malformed_json", None),
+    ("nested duplicate keys", b'{"author": {"name": "A", "name": "B"}, "body": "b"}', JSON,
+     400, "malformed_json", None),
     ("deep nesting", b"[" * 30000 + b"]" * 30000, JSON, 400, "malformed_json", None),
     ("top-level array", b"[1, 2]", JSON, 422, "validation_failed", "_schema"),
     ("top-level string", b'"hello"', JSON, 422, "validation_failed", "_schema"),
@@ -235,3 +239,16 @@ def test_unknown_comment_ids_are_404(client, article, tokens, services):
     assert_error(client.post("/v1/comments/not-a-uuid/approve", json={}, headers=moderator),
                  404, "not_found")
     assert head(services) == before
+
+
+def test_undeclared_query_parameters_are_refused(client, article, services, tokens):
+    before = head(services)
+    response = client.post(f"/v1/articles/{article}/comments?foo=1", json=VALID)
+    body = assert_error(response, 422, "validation_failed")
+    assert body["errors"] == {"foo": ["Unknown field."]}
+    assert head(services) == before
+    comment_id = submitted_id(client, article)
+    assert_error(client.get(f"/v1/comments/{comment_id}/events?x=1",
+                            headers=bearer(tokens.moderator)), 422, "validation_failed")
+    assert client.get(f"/v1/comments/{comment_id}/events",
+                      headers=bearer(tokens.moderator)).status_code == 200
