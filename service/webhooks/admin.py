@@ -171,7 +171,7 @@ class Webhooks:
             if not endpoint.enabled:
                 raise EndpointDisabled(endpoint)
             delivery_id = outbox.add_ping(conn, endpoint_id, now=self.clock())
-            return outbox.get_delivery(conn, delivery_id)
+            return _with_state(outbox.get_delivery(conn, delivery_id), self.clock())
 
     # -- deliveries ---------------------------------------------------------------------------
 
