@@ -16,7 +16,7 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import migrate
+from . import metrics, migrate
 from .api import register_blueprints
 from .api import webhooks as webhooks_api
 from .api.converters import ArticleIdConverter, article_id_schema
@@ -109,6 +109,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     app.url_map.converters["article_id"] = ArticleIdConverter
     api = ModerationApi(app)
     api.register_converter(ArticleIdConverter, article_id_schema)
+    metrics.install(app, services)  # first: every request is timed; /metrics for Prometheus
     install(app)
     register_blueprints(api)
     api.register_blueprint(webhooks_api.blp)  # /v1/webhooks, in service/api/webhooks.py

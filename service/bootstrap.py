@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
+from . import logs
 from .application.access import Access
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
@@ -57,10 +57,7 @@ class Services:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
 
 
 def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 
 DEFAULT_DATABASE_URL = "sqlite:///moderation.db"
@@ -107,6 +109,7 @@ class Settings:
     rate_limit_storage_uri: str = "memory://"
     trust_proxy_hops: int = 0
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line, with the request id
     screening_wordlists: str = ""
     # Signed checkpoints of the hash chain (service/audit): the Ed25519 key as base64 of its
     # 32-byte seed (unset: the key file the demo writes beside a SQLite database, if any)
@@ -145,6 +148,7 @@ class Settings:
                 env.get("MODERATION_RATE_LIMIT_STORAGE_URI") or d.rate_limit_storage_uri),
             trust_proxy_hops=_int(env, "MODERATION_TRUST_PROXY_HOPS", d.trust_proxy_hops),
             log_level=env.get("MODERATION_LOG_LEVEL") or d.log_level,
+            log_format=_choice(env, "MODERATION_LOG_FORMAT", d.log_format, ("text", "json")),
             screening_wordlists=env.get("MODERATION_SCREENING_WORDLISTS") or "",
             signing_key=(env.get("MODERATION_SIGNING_KEY") or "").strip(),
             checkpoint_every=_at_least(_int(env, "MODERATION_CHECKPOINT_EVERY",
@@ -209,3 +213,30 @@ def _webhook_settings(env: dict[str, str], d: Settings) -> dict[str, object]:
     if int(values["webhook_concurrency"]) < 1:  # type: ignore[call-overload]
         raise SystemExit(f"configuration error: {p}CONCURRENCY must be at least 1")
     return values
+
+
+def _choice(env: dict[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise SystemExit(f"configuration error: {name} must be one of {', '.join(allowed)}, "
+                         f"got {value!r}")
+    return value
+
+
+# Metrics of several server processes meet in files in one directory; prometheus_client
+# reads its name from this variable in every worker.
+METRICS_DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_metrics_directory() -> str | None:
+    return os.environ.get(METRICS_DIRECTORY_VARIABLE) or None
+
+
+def prepare_metrics_directory() -> str:
+    """Before a server forks its workers: the directory named by the variable (emptied, as
+    a new server's counters start at zero), or a fresh temporary one, named for them."""
+    path = shared_metrics_directory() or tempfile.mkdtemp(prefix="moderation-metrics-")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path, exist_ok=True)
+    os.environ[METRICS_DIRECTORY_VARIABLE] = path
+    return path

@@ -21,10 +21,12 @@ from typing import Any
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
+from prometheus_client import multiprocess
+from prometheus_client import values as prometheus_values
 
-from . import migrate
+from . import migrate, telemetry
 from .bootstrap import build, configure_logging
-from .config import Settings
+from .config import Settings, prepare_metrics_directory
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,14 @@ class ModerationWorker(GeventWorker):
     def init_process(self) -> None:
         # gunicorn writes its error pages through this one function (workers/base.py)
         gunicorn_util.write_error = write_json_error
+        # count into the files the master set up for all workers (prepare_metrics_directory)
+        prometheus_values.ValueClass = prometheus_values.get_value_class()
+        telemetry.metrics.cache_clear()  # made anew on first use, counting into those files
         super().init_process()
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    multiprocess.mark_process_dead(worker.pid)
 
 
 class GunicornServer(BaseApplication):
@@ -109,6 +118,8 @@ def run(settings: Settings, *, host: str, port: int, workers: int, timeout: int)
         # the control socket (gunicorn 27+) lives at one fixed path per user; we do not
         # use it, and two servers on one machine would fight over it
         "control_socket_disable": True,
+        "child_exit": _worker_exited,
     }
+    prepare_metrics_directory()
     log.info("serving on %s with %d workers", options["bind"], workers)
     GunicornServer(settings, options).run()

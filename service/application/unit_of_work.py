@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -16,6 +17,7 @@ from ..eventstore import EventStore, NewEvent, RecordedEvent
 from ..eventstore.codec import CodecFactory
 from ..eventstore.store import ExpectedVersion
 from ..projections.runner import ProjectionRunner
+from ..telemetry import metrics
 
 
 class Follower(Protocol):
@@ -46,7 +48,10 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._writer = writer_lock(self._engine)
+        waited = time.perf_counter()
         self._writer.__enter__()
+        self._began = time.perf_counter()
+        metrics().writer_lock_wait_seconds.observe(self._began - waited)
         try:  # a failed BEGIN (busy or lock timeout) must not keep the writer lock
             self.conn = self._engine.connect()
             try:
@@ -69,6 +74,8 @@ class UnitOfWork:
         finally:
             self.conn.close()
             self._writer.__exit__(None, None, None)
+            metrics().write_seconds.labels("commit" if self._committed else "rollback") \
+                .observe(time.perf_counter() - self._began)
 
     def commit(self) -> None:
         self._tx.commit()

@@ -192,3 +192,15 @@ def test_a_chunked_body_over_the_limit_is_refused_whole(server: Server):
             answer += sock.recv(65536).decode()
     assert answer.startswith("HTTP/1.1 400 "), answer
     assert '"code": "unreadable_body"' in answer.replace('":"', '": "'), answer
+
+
+def test_metrics_add_up_every_worker(server: Server):
+    for _ in range(12):
+        assert server.call("GET", "/healthz")[0] == 200
+    with urllib.request.urlopen(server.base + "/metrics", timeout=REQUEST_TIMEOUT) as response:
+        text = response.read().decode()
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("moderation_http_requests_total{")
+                  and 'endpoint="/healthz"' in line)
+    assert counted >= 12, text[:2000]
+    assert "moderation_queue_depth 0.0" in text
