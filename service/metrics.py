@@ -9,12 +9,13 @@ dispatcher last attempted one. Only counts and ages: no ids, names or text.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -25,6 +26,8 @@ from .projections.queue import moderation_queue
 from .telemetry import metrics
 from .webhooks.outbox import PENDING
 from .webhooks.outbox import webhook_deliveries as deliveries
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseCollector:
@@ -100,21 +103,25 @@ def install(app: Flask, services: Services) -> None:
     @app.after_request
     def _count(response: Response) -> Response:
         started = g.get("metrics_started")
-        if started is not None:
-            endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        if started is None:
+            return response
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        try:
             m = metrics()
             m.requests.labels(request.method, endpoint, str(response.status_code)).inc()
             m.request_seconds.labels(request.method, endpoint).observe(
                 time.perf_counter() - started)
+        except Exception:  # counting must never cost anyone their answer
+            log.exception("could not count a request in the metrics")
         return response
 
     @app.get("/metrics")
     def prometheus_metrics() -> Response:
-        metrics()  # the families exist (at zero) before the first request is counted
+        own = metrics().registry  # the families exist (at zero) before anything is counted
         if shared_metrics_directory():
             workers = CollectorRegistry()
             MultiProcessCollector(workers)
             text = generate_latest(workers)
         else:
-            text = generate_latest(REGISTRY)
+            text = generate_latest(own)
         return Response(text + generate_latest(database), mimetype=CONTENT_TYPE_LATEST)
