@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from . import logs
 from .application.access import Access
+from .application.authors import AuthorQueries, AuthorSanctions
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
 from .application.exports import AuditExport
@@ -49,6 +50,8 @@ class Services:
     streams: StreamHub | None = None
     proofs: Proofs | None = None
     exports: AuditExport | None = None
+    sanctions: AuthorSanctions | None = None
+    authors: AuthorQueries | None = None
 
     def close(self) -> None:
         if self.streams is not None:
@@ -89,4 +92,6 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                                     settings.address_retention_days),
                     streams=StreamHub(queries.feed, queries.head,
                                       poll_seconds=settings.stream_poll_seconds,
-                                      max_open=settings.stream_max_open))
+                                      max_open=settings.stream_max_open),
+                    sanctions=AuthorSanctions(moderation),
+                    authors=AuthorQueries(engine, store, clock, codec_for))

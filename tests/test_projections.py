@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,12 +14,17 @@ from hypothesis import strategies as st
 from service.application.commands import (
     Actor,
     ApproveComment,
+    BanAuthor,
     CloseArticle,
     Context,
+    LiftSanction,
+    NoteAuthor,
     RegisterArticle,
     RejectComment,
     ReopenArticle,
     SubmitComment,
+    SuspendAuthor,
+    WarnAuthor,
 )
 from service.db import write_transaction
 from service.domain.errors import DomainError
@@ -39,10 +45,34 @@ command = st.one_of(
     st.tuples(st.just("close"), st.sampled_from(["a1", "a2"]),
               st.sampled_from([None, "Closed for the night."])),
     st.tuples(st.just("reopen"), st.sampled_from(["a1", "a2"])),
+    st.tuples(st.sampled_from(["warn", "suspend", "ban", "lift", "note"]), st.integers(0, 3),
+              st.booleans()),
 )
 
 
-def run(services, commands, state):
+def _sanction(services, cmd, authors):
+    kind, who, flag = cmd
+    if who not in authors:
+        return
+    author_id = authors[who]
+    version = services.authors.profile(author_id)["version"]
+    mod = MODS[who % 3]
+    reason = "commercial_promotion"
+    if kind == "warn":
+        services.sanctions.warn(WarnAuthor(author_id, version, reason), mod)
+    elif kind == "suspend":
+        until = services.clock() + timedelta(hours=1 if flag else 48)
+        services.sanctions.suspend(SuspendAuthor(author_id, version, until, reason), mod)
+    elif kind == "ban":
+        services.sanctions.ban(BanAuthor(author_id, version, reason, reject_pending=flag), mod)
+    elif kind == "lift":
+        services.sanctions.lift(LiftSanction(author_id, version), mod)
+    else:
+        services.sanctions.note(NoteAuthor(author_id, version, "seen before"), mod)
+
+
+def run(services, commands, state, authors=None):
+    authors = {} if authors is None else authors
     for cmd in commands:
         try:
             if cmd[0] == "submit":
@@ -52,6 +82,9 @@ def run(services, commands, state):
                     art, f"Reader {author}", body, author_email=f"r{author}@example.org",
                     parent_id=parent), Context())
                 state.append(r.id)
+                authors[author] = services.queries.comment(r.id)["author_id"]
+            elif cmd[0] in ("warn", "suspend", "ban", "lift", "note"):
+                _sanction(services, cmd, authors)
             elif cmd[0] == "close":
                 services.moderation.close_article(CloseArticle(cmd[1], cmd[2]), MODS[0])
             elif cmd[0] == "reopen":

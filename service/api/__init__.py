@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from . import articles, audit, comments, events, guidelines, health, privacy, queue, stats, stream
+from . import (
+    articles,
+    audit,
+    authors,
+    comments,
+    events,
+    guidelines,
+    health,
+    privacy,
+    queue,
+    stats,
+    stream,
+)
 
 BLUEPRINTS = (
     health.blp, guidelines.blp, articles.blp, comments.blp, queue.blp, events.blp,
-    audit.blp, stats.blp, privacy.blp, stream.blp,
+    audit.blp, stats.blp, privacy.blp, stream.blp, authors.blp,
 )
 
 

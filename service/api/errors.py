@@ -16,6 +16,8 @@ Domain and application errors map to statuses here and nowhere else:
     version_conflict (StaleVersion)                      409  + current state and winner
     article_exists                                       409
     article_closed                                       409  + closed_message
+    author_suspended (+ until), author_banned            403  (a sanctioned author submits)
+    author_not_found                                     404
     version_conflict (StaleStreamVersion)                409  + current_version (articles)
     claimed_by_other                                     409  (another moderator's claim)
     database unreachable, lock or statement timeout      503  + Retry-After
@@ -44,6 +46,8 @@ from ..application.errors import (
 from ..application.proofs import ProofSubjectNotFound
 from ..domain.errors import (
     ArticleIsClosed,
+    AuthorIsBanned,
+    AuthorIsSuspended,
     AuthorNotFound,
     CommentNotFound,
     DecisionRefused,
@@ -63,6 +67,8 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (StaleVersion, 409),
     (StaleStreamVersion, 409),
     (ArticleIsClosed, 409),
+    (AuthorIsSuspended, 403),
+    (AuthorIsBanned, 403),
     (NoteRequired, 422),
     (DecisionRefused, 409),
     (CommentNotFound, 404),

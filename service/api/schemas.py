@@ -129,6 +129,42 @@ class ReopenArticleInSchema(StrictSchema):
         "description": "Optional: the article's version (its ETag) this is based on."})
 
 
+class AuthorChangeInSchema(StrictSchema):
+    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                      validate=validate.Range(min=0, max=MAX_POSITION),
+                                      metadata={
+        "description": "The author's version (ETag of GET /v1/authors/{id}); alternative "
+                       "to the If-Match header."})
+
+
+class WarningInSchema(AuthorChangeInSchema):
+    reason = fields.String(required=True, metadata={
+        "description": "A guideline code from GET /v1/guidelines."})
+    note = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "For moderators only (sealed with the author's personal data); "
+                       "required for the reason 'other'."})
+
+
+class SuspensionInSchema(WarningInSchema):
+    until = Timestamp(required=True, metadata={
+        "description": "When the suspension ends by itself (in the future)."})
+
+
+class BanInSchema(WarningInSchema):
+    reject_pending = fields.Boolean(load_default=False, metadata={
+        "description": "Also reject each of the author's pending comments, as its own "
+                       "decision citing the ban."})
+
+
+class LiftInSchema(AuthorChangeInSchema):
+    note = fields.String(load_default=None, allow_none=True)
+
+
+class AuthorNoteInSchema(AuthorChangeInSchema):
+    text = fields.String(required=True, metadata={
+        "description": "A moderator's note about the author (up to 2000 characters)."})
+
+
 class PageArgsSchema(StrictSchema):
     cursor = fields.String(load_default=None, metadata={
         "description": "next_cursor from the previous page."})
@@ -288,9 +324,83 @@ class QueueClaimSchema(ma.Schema):
     expires_at = fields.DateTime(required=True)
 
 
+class AuthorSanctionSchema(ma.Schema):
+    type = fields.String(required=True, validate=validate.OneOf(["suspended", "banned"]))
+    until = fields.DateTime(allow_none=True, required=True, metadata={
+        "description": "When a suspension ends; null for a ban."})
+    reason = fields.String(allow_none=True, required=True)
+    since = fields.DateTime(allow_none=True, required=True)
+    by = fields.String(allow_none=True, required=True)
+
+
+class AuthorCountsSchema(ma.Schema):
+    pending = fields.Integer(required=True)
+    approved = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class AuthorSummarySchema(ma.Schema):
+    """An author's record at a glance: no personal data."""
+
+    author_id = fields.String(required=True)
+    counts = fields.Nested(AuthorCountsSchema, required=True)
+    rejection_rate = fields.Float(allow_none=True, required=True, metadata={
+        "description": "rejected / (approved + rejected); null before any decision."})
+    rejected_last_7_days = fields.Integer(required=True)
+    warnings = fields.Integer(required=True)
+    sanction = fields.Nested(AuthorSanctionSchema, allow_none=True, required=True, metadata={
+        "description": "The live suspension or ban, or null."})
+
+
+class SanctionRecordSchema(ma.Schema):
+    type = fields.String(required=True, validate=validate.OneOf(
+        ["warned", "suspended", "banned", "sanction_lifted"]))
+    position = fields.Integer(required=True)
+    moderator_id = fields.String(required=True)
+    at = fields.DateTime(required=True)
+    reason = fields.String(allow_none=True, required=True)
+    until = fields.DateTime(allow_none=True, required=True)
+    note = fields.String(allow_none=True, required=True)
+    reject_pending = fields.Boolean(allow_none=True, required=True)
+    lifted = fields.String(allow_none=True, required=True, metadata={
+        "description": "For sanction_lifted: what was lifted."})
+
+
+class AuthorNoteSchema(ma.Schema):
+    position = fields.Integer(required=True)
+    moderator_id = fields.String(required=True)
+    text = fields.String(allow_none=True, required=True, metadata={
+        "description": "null once the author's personal data has been erased."})
+    noted_at = fields.DateTime(required=True)
+
+
+class AuthorSchema(AuthorSummarySchema):
+    names = fields.List(fields.String(), required=True, metadata={
+        "description": "Display names the author signed with, most recent first."})
+    first_seen_at = fields.DateTime(allow_none=True, required=True)
+    last_seen_at = fields.DateTime(allow_none=True, required=True)
+    sanction_history = fields.List(fields.Nested(SanctionRecordSchema), required=True)
+    notes = fields.List(fields.Nested(AuthorNoteSchema), required=True)
+    version = fields.Integer(required=True, metadata={
+        "description": "The author stream's version: the ETag, and If-Match of changes."})
+
+
+class AuthorChangeSchema(ma.Schema):
+    author_id = fields.String(required=True)
+    type = fields.String(required=True, metadata={"description": "The event recorded."})
+    version = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    at = fields.DateTime(required=True)
+    rejected = fields.List(fields.String(), required=True, metadata={
+        "description": "For a ban with reject_pending: the comments it rejected."})
+
+
 class QueueItemSchema(CommentSchema):
     claim = fields.Nested(QueueClaimSchema, allow_none=True, required=True, metadata={
         "description": "Who is handling the comment now, or null. Advisory only."})
+    author = fields.Nested(AuthorSummarySchema, allow_none=True, required=True, metadata={
+        "description": "The author's counts and live sanction."})
 
 
 class QueuePageSchema(ma.Schema):
@@ -361,6 +471,11 @@ class ArticleClosedSchema(ErrorSchema):
 
     closed_message = fields.String(allow_none=True, required=True, metadata={
         "description": "What the moderators say about the closing, or null."})
+
+
+class AuthorCommentsPageSchema(ma.Schema):
+    items = fields.List(fields.Nested(CommentSchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
 
 
 class PublicCommentSchema(ma.Schema):

@@ -79,3 +79,43 @@ class CloseArticle:
 class ReopenArticle:
     article_id: str
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class WarnAuthor:
+    author_id: str
+    expected_version: int
+    reason: object
+    note: object = None
+
+
+@dataclass(frozen=True)
+class SuspendAuthor:
+    author_id: str
+    expected_version: int
+    until: datetime | None
+    reason: object
+    note: object = None
+
+
+@dataclass(frozen=True)
+class BanAuthor:
+    author_id: str
+    expected_version: int
+    reason: object
+    note: object = None
+    reject_pending: bool = False
+
+
+@dataclass(frozen=True)
+class LiftSanction:
+    author_id: str
+    expected_version: int
+    note: object = None
+
+
+@dataclass(frozen=True)
+class NoteAuthor:
+    author_id: str
+    expected_version: int
+    text: object

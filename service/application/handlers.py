@@ -23,9 +23,11 @@ from ..domain.events import (
     comment_stream,
 )
 from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
+from ..domain.sanctions import check_may_comment
 from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
 from ..eventstore.personal_data import PersonalDataVault
-from ..projections.articles import closure, get_article
+from ..projections.articles import get_article
+from ..projections.authors import submission_gate
 from ..projections.comments import author_history
 from ..projections.runner import ProjectionRunner
 from ..screening.rules import AuthorHistory
@@ -154,7 +156,7 @@ class Moderation:
                 ids.append(str(uuid.uuid4()))
             rec = uow.record(comment_stream(event.comment_id), events, NO_STREAM, metas,
                              ids)[-1]
-            self._check_still_open(uow, article_id)
+            self._check_gate(uow, article_id, event.author_id, first_seen)
             result = Recorded(event.comment_id, rec.version, rec.position, "pending",
                               event.submitted_at.isoformat())
             if cmd.idempotency_key is not None:
@@ -168,7 +170,7 @@ class Moderation:
 
     def _check_article(self, uow: UnitOfWork, article_id: str) -> None:
         """Articles are never removed, so one seen to exist need not be looked up again
-        (whether it is closed is checked after the append, see `_check_still_open`)."""
+        (whether it is closed is checked after the append, see `_check_gate`)."""
         if article_id in self._known_articles:
             return
         article = get_article(uow.conn, article_id)
@@ -180,16 +182,18 @@ class Moderation:
             self._known_articles.clear()
         self._known_articles.add(article_id)
 
-    @staticmethod
-    def _check_still_open(uow: UnitOfWork, article_id: str) -> None:
-        """Read once the append holds the log's head lock: every closing committed before
-        this submission's position is visible, so none can slip in after a closing (the
-        refusal rolls the whole submission back)."""
-        state = closure(uow.conn, article_id)
-        if state is None:  # pragma: no cover - articles are never removed
+    def _check_gate(self, uow: UnitOfWork, article_id: str, author_id: str,
+                    first_seen: bool) -> None:
+        """Read once the append holds the log's head lock: every closing, suspension and
+        ban committed before this submission's position is visible, so none can slip in
+        after one (the refusal rolls the whole submission back). One statement."""
+        article, (sanction, until) = submission_gate(uow.conn, article_id, author_id)
+        if article is None:  # pragma: no cover - articles are never removed
             raise ArticleNotFound(f"article {article_id} does not exist")
-        if state[0]:
-            raise ArticleIsClosed(article_id, state[1])
+        if article[0]:
+            raise ArticleIsClosed(article_id, article[1])
+        if not first_seen:
+            check_may_comment(sanction, until, self.clock())
 
     def close_article(self, cmd: CloseArticle, ctx: Context) -> Recorded:
         """Close an article to new comments; what is already there stays as it is."""

@@ -24,7 +24,7 @@ from ..domain.events import (
 )
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
-from ..projections import articles, comments, public_threads, queue
+from ..projections import articles, authors, comments, public_threads, queue
 from ..screening.backtest import PastComment
 from .claims import claimed_by_others, live_claims
 
@@ -176,11 +176,14 @@ class ModerationQueries:
             ids = [r["comment_id"] for r in page]
             details = comments.get_comments(conn, ids)
             held = live_claims(conn, ids, now)
+            standing = authors.summaries(
+                conn, [d["author_id"] for d in details.values()], now)
             if flag is None:
                 total = articles.pending_total(conn, article_id)
             else:
                 total = queue.count_pending(conn, article_id=article_id, flag=flag)
-        return [{**details[r["comment_id"]], **r, "claim": held.get(r["comment_id"])}
+        return [{**details[r["comment_id"]], **r, "claim": held.get(r["comment_id"]),
+                 "author": standing.get(details[r["comment_id"]]["author_id"])}
                 for r in page], total
 
     def public_thread(self, article_id: str, *, after: int | None = None,

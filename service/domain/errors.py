@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class DomainError(Exception):
     code = "domain_error"
@@ -62,3 +64,21 @@ class ArticleIsClosed(DomainError):
     @property
     def details(self) -> dict[str, object]:
         return {"closed_message": self.closed_message}
+
+
+class AuthorIsSuspended(DomainError):
+    """The author may not comment until `until`."""
+
+    code = "author_suspended"
+
+    def __init__(self, until: datetime):
+        super().__init__(f"this author is suspended until {until.isoformat()}")
+        self.until = until
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"until": self.until.isoformat()}
+
+
+class AuthorIsBanned(DomainError):
+    code = "author_banned"

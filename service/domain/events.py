@@ -102,6 +102,75 @@ class ArticleReopened:
     reopened_at: datetime
 
 
+# -- authors: what moderators did about a (pseudonymous) author, on the author's stream ---
+# `PERSONAL` fields (a moderator's words about a person) are sealed under the author's key
+# like the comment text, so erasing the author erases them too; None once erased or for a
+# reader who may not see personal data.
+
+
+@dataclass(frozen=True)
+class AuthorWarned:
+    TYPE = "author.warned"
+    PERSONAL = ("note",)
+    author_id: str
+    moderator_id: str
+    reason: str
+    note: str | None
+    warned_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorSuspended:
+    TYPE = "author.suspended"
+    PERSONAL = ("note",)
+    author_id: str
+    moderator_id: str
+    until: datetime
+    reason: str
+    note: str | None
+    suspended_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorBanned:
+    TYPE = "author.banned"
+    PERSONAL = ("note",)
+    author_id: str
+    moderator_id: str
+    reason: str
+    note: str | None
+    reject_pending: bool
+    banned_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorSanctionLifted:
+    TYPE = "author.sanction_lifted"
+    PERSONAL = ("note",)
+    author_id: str
+    moderator_id: str
+    lifted: str  # "suspended" or "banned": what was lifted
+    note: str | None
+    lifted_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorNoted:
+    TYPE = "author.noted"
+    PERSONAL = ("text",)
+    author_id: str
+    moderator_id: str
+    text: str | None
+    noted_at: datetime
+
+
+AUTHOR_EVENTS = (AuthorWarned, AuthorSuspended, AuthorBanned, AuthorSanctionLifted,
+                 AuthorNoted)
+AuthorEvent = (
+    AuthorWarned | AuthorSuspended | AuthorBanned | AuthorSanctionLifted | AuthorNoted
+)
+
+
 # -- administrative actions: who changed the service's access and its outward links -------
 # Never a token, its hash or a signing secret; endpoint URLs only as their origin and a
 # SHA-256 of the whole URL (paths and queries often carry a receiver's capability).
@@ -237,14 +306,15 @@ PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint, AuthorErased, AuthorLookedUp, Au
 
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
-    | ArticleClosed | ArticleReopened | AdminEvent | AuditCheckpoint | AuthorErased
-    | AuthorLookedUp | AuthorExported | AddressesSwept
+    | ArticleClosed | ArticleReopened | AuthorEvent | AdminEvent | AuditCheckpoint
+    | AuthorErased | AuthorLookedUp | AuthorExported | AddressesSwept
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (ArticleRegistered, CommentSubmitted, CommentScreened, CommentApproved,
-                CommentRejected, ArticleClosed, ArticleReopened, *PLAIN_EVENTS)
+                CommentRejected, ArticleClosed, ArticleReopened, *AUTHOR_EVENTS,
+                *PLAIN_EVENTS)
 }
 # What GET /v1/audit/actions lists: everything done to the service rather than to a comment.
 ADMIN_ACTION_TYPES = (

@@ -80,6 +80,10 @@ class EventCodec:
                     address_subject(event.submitted_at.astimezone(UTC).date()),
                     {"network_address": event.network_address}, address_aad(event.comment_id))
             data["personal"] = self._vault.seal(event.author_id, personal, event.comment_id)
+        elif sealed := getattr(event, "PERSONAL", ()):
+            subject = event.author_id  # type: ignore[union-attr]
+            personal = {name: data.pop(name) for name in sealed}
+            data["personal"] = self._vault.seal(subject, personal, _aad(event.TYPE, subject))
         if isinstance(event, CommentRejected):
             data["reasons"] = list(event.reasons)
         if isinstance(event, AuthorErased):
@@ -135,6 +139,10 @@ class EventCodec:
             return _plain(cls, data)
         if cls is CommentScreened:
             return self._screened(data, personal)
+        if sealed := getattr(cls, "PERSONAL", ()):
+            opened = self._vault.open(data["personal"], _aad(cls.TYPE, data["author_id"])) \
+                if personal and "personal" in data else None
+            return _plain(cls, {**data, **{n: (opened or {}).get(n) for n in sealed}})
         if cls is ArticleRegistered:
             return ArticleRegistered(
                 article_id=data["article_id"], title=data["title"], url=data["url"],
@@ -186,15 +194,18 @@ def screening_aad(comment_id: str) -> str:
     return f"{comment_id}/screening"
 
 
+def _aad(type_: str, subject: str) -> str:
+    """What a sealed part of an author's event is bound to: it opens only there."""
+    return f"{type_}:{subject}"
+
+
 def _subject(recorded: RecordedEvent) -> str | None:
     """Whose key opens the sealed part of a stored event, if it has one."""
-    if recorded.type == CommentSubmitted.TYPE:
-        sealed = recorded.data.get("personal")
-    elif recorded.type == CommentScreened.TYPE:
+    if recorded.type == CommentScreened.TYPE:
         sealed = recorded.data.get("evidence")
-    else:
-        return None
-    return sealed["subject"] if sealed else None
+    else:  # a submission's personal data, or a moderator's words about an author
+        sealed = recorded.data.get("personal")
+    return sealed["subject"] if isinstance(sealed, dict) else None
 
 
 def _plain(cls: type, data: dict[str, Any]) -> DomainEvent:

@@ -93,11 +93,3 @@ def pending_total(conn: Connection, article_id: str | None = None) -> int:
         query = query.where(articles.c.article_id == article_id)
     return int(conn.execute(query).scalar_one())
 
-
-def closure(conn: Connection, article_id: str) -> tuple[bool, str | None] | None:
-    """Whether the article is closed, and its message; None if there is no such article.
-    Read at the moment of asking (a statement of its own), so after the append lock it sees
-    every closing committed before."""
-    row = conn.execute(sa.select(articles.c.closed, articles.c.closed_message)
-                       .where(articles.c.article_id == article_id)).one_or_none()
-    return (bool(row.closed), row.closed_message) if row else None

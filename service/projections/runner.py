@@ -27,6 +27,7 @@ from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import CodecFactory
 from .admin_actions import AdminActionsProjection
 from .articles import ArticleProjection
+from .authors import AuthorProjection
 from .base import Projection, checkpoints
 from .comments import CommentStateProjection
 from .decision_log import DecisionLogProjection
@@ -44,6 +45,7 @@ ALL_PROJECTIONS: tuple[type[Projection], ...] = (
     ModeratorActivityProjection,
     DecisionLogProjection,
     AdminActionsProjection,
+    AuthorProjection,
 )
 REBUILD_PREFIX = "rebuild_"
 

@@ -23,7 +23,12 @@ from ..domain.events import (
     ArticleClosed,
     ArticleReopened,
     AuditCheckpoint,
+    AuthorBanned,
     AuthorErased,
+    AuthorNoted,
+    AuthorSanctionLifted,
+    AuthorSuspended,
+    AuthorWarned,
     CommentApproved,
     CommentRejected,
     CommentScreened,
@@ -69,6 +74,22 @@ def event_payload(recorded: RecordedEvent, event: DomainEvent) -> dict[str, Any]
     elif isinstance(event, ArticleReopened):
         data.update(article_id=event.article_id, status="open",
                     moderator_id=event.moderator_id, reopened_at=iso(event.reopened_at))
+    elif isinstance(event, AuthorWarned | AuthorSuspended | AuthorBanned
+                    | AuthorSanctionLifted | AuthorNoted):
+        # a moderator's note or text about the author is personal data: never sent
+        data.update(author_id=event.author_id, moderator_id=event.moderator_id)
+        if isinstance(event, AuthorWarned):
+            data.update(reason=event.reason, warned_at=iso(event.warned_at))
+        elif isinstance(event, AuthorSuspended):
+            data.update(reason=event.reason, until=iso(event.until),
+                        suspended_at=iso(event.suspended_at))
+        elif isinstance(event, AuthorBanned):
+            data.update(reason=event.reason, reject_pending=event.reject_pending,
+                        banned_at=iso(event.banned_at))
+        elif isinstance(event, AuthorSanctionLifted):
+            data.update(lifted=event.lifted, lifted_at=iso(event.lifted_at))
+        else:
+            data.update(noted_at=iso(event.noted_at))
     elif isinstance(event, CommentSubmitted):
         data.update(article_id=event.article_id, parent_id=event.parent_id,
                     author_id=event.author_id, status="pending",

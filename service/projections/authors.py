@@ -1,0 +1,265 @@
+"""Authors as moderators see them: each author's comments by status, first and last seen,
+and their current sanction; and which comments are whose, newest first.
+
+No personal data here (no names, no notes): names are read from `comment_state` and notes
+from the author's own sealed stream, so erasing an author leaves nothing of them in these
+tables to purge. Every event on an author's stream moves the author's `version`, whatever
+its kind, so the version here is the one If-Match names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import UTCDateTime, metadata
+from ..domain.events import (
+    AuthorBanned,
+    AuthorNoted,
+    AuthorSanctionLifted,
+    AuthorSuspended,
+    AuthorWarned,
+    CommentApproved,
+    CommentRejected,
+    CommentSubmitted,
+)
+from ..domain.sanctions import BANNED, SUSPENDED, current_sanction
+from .base import Change, Projection, RowBatch, bulk_insert
+from .comments import comment_state
+
+Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+AUTHOR_STREAM_PREFIX = "author-"
+
+author_standing = sa.Table(
+    "author_standing",
+    metadata,
+    sa.Column("author_id", sa.String(100), primary_key=True),
+    sa.Column("first_seen_at", UTCDateTime(), nullable=True),
+    sa.Column("last_seen_at", UTCDateTime(), nullable=True),
+    sa.Column("pending", sa.Integer(), nullable=False),
+    sa.Column("approved", sa.Integer(), nullable=False),
+    sa.Column("rejected", sa.Integer(), nullable=False),
+    sa.Column("warnings", sa.Integer(), nullable=False),
+    sa.Column("notes", sa.Integer(), nullable=False),
+    sa.Column("sanction", sa.String(20), nullable=True),
+    sa.Column("sanction_until", UTCDateTime(), nullable=True),
+    sa.Column("sanction_reason", sa.String(100), nullable=True),
+    sa.Column("sanctioned_at", UTCDateTime(), nullable=True),
+    sa.Column("sanctioned_by", sa.String(100), nullable=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+)
+
+author_comments = sa.Table(
+    "author_comments",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("author_id", sa.String(100), nullable=False),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("submitted_position", Position, nullable=False),
+    sa.Column("decided_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "author_id", "submitted_position"),
+)
+
+RECENT = timedelta(days=7)  # "rejected_last_7_days"
+_COUNTS = ("pending", "approved", "rejected", "warnings", "notes")
+
+
+def empty_standing(author_id: str) -> dict[str, Any]:
+    return {"author_id": author_id, "first_seen_at": None, "last_seen_at": None,
+            **dict.fromkeys(_COUNTS, 0), "sanction": None, "sanction_until": None,
+            "sanction_reason": None, "sanctioned_at": None, "sanctioned_by": None,
+            "version": 0}
+
+
+class AuthorProjection(Projection):
+    name = "authors"
+    live_tables = (author_standing, author_comments)
+
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
+        standing, whose = self.tables
+        comments = RowBatch(whose, "comment_id")
+        # whose comment each decision is about: this batch's submissions, else stored rows
+        author_of = {e.comment_id: e.author_id for _, e in changes
+                     if isinstance(e, CommentSubmitted)}
+        unknown = sorted({e.comment_id for _, e in changes
+                          if isinstance(e, CommentApproved | CommentRejected)}
+                         - author_of.keys())
+        for i in range(0, len(unknown), 500):
+            author_of.update(conn.execute(
+                sa.select(whose.c.comment_id, whose.c.author_id)
+                .where(whose.c.comment_id.in_(unknown[i:i + 500]))).all())
+        wanted = set(author_of.values()) | {
+            r.stream_id for r, _ in changes if r.stream_id.startswith(AUTHOR_STREAM_PREFIX)}
+        rows: dict[str, dict[str, Any]] = {}
+        ids = sorted(wanted)
+        for i in range(0, len(ids), 500):
+            for row in conn.execute(sa.select(standing)
+                                    .where(standing.c.author_id.in_(ids[i:i + 500]))):
+                rows[row.author_id] = dict(row._mapping)
+        stored = set(rows)
+
+        def author(author_id: str) -> dict[str, Any]:
+            return rows.setdefault(author_id, empty_standing(author_id))
+
+        for recorded, event in changes:
+            if recorded.stream_id.startswith(AUTHOR_STREAM_PREFIX):
+                author(recorded.stream_id)["version"] = recorded.version
+            match event:
+                case CommentSubmitted():
+                    row = author(event.author_id)
+                    row["pending"] += 1
+                    row["first_seen_at"] = row["first_seen_at"] or event.submitted_at
+                    row["last_seen_at"] = event.submitted_at
+                    comments.insert(dict(
+                        comment_id=event.comment_id, author_id=event.author_id,
+                        article_id=event.article_id, status="pending",
+                        submitted_position=recorded.position, decided_at=None))
+                case CommentApproved() | CommentRejected():
+                    status = "approved" if isinstance(event, CommentApproved) else "rejected"
+                    if event.comment_id in author_of:
+                        row = author(author_of[event.comment_id])
+                        row[event.previous_status] -= 1
+                        row[status] += 1
+                    comments.update(event.comment_id, status=status,
+                                    decided_at=event.decided_at)
+                case AuthorWarned():
+                    author(event.author_id)["warnings"] += 1
+                case AuthorNoted():
+                    author(event.author_id)["notes"] += 1
+                case AuthorSuspended():
+                    _sanction(author(event.author_id), SUSPENDED, event.until, event.reason,
+                              event.suspended_at, event.moderator_id)
+                case AuthorBanned():
+                    _sanction(author(event.author_id), BANNED, None, event.reason,
+                              event.banned_at, event.moderator_id)
+                case AuthorSanctionLifted():
+                    _sanction(author(event.author_id), None, None, None, None, None)
+        comments.flush(conn)
+        bulk_insert(conn, standing, [r for a, r in rows.items() if a not in stored])
+        updates = [{"_key": a, **{f"_{k}": v for k, v in r.items() if k != "author_id"}}
+                   for a, r in rows.items() if a in stored]
+        if updates:
+            names = [c.name for c in standing.columns if c.name != "author_id"]
+            conn.execute(standing.update()
+                         .where(standing.c.author_id == sa.bindparam("_key"))
+                         .values({n: sa.bindparam(f"_{n}") for n in names}), updates)
+
+
+def _sanction(row: dict[str, Any], kind: str | None, until: datetime | None,
+              reason: str | None, at: datetime | None, by: str | None) -> None:
+    row.update(sanction=kind, sanction_until=until, sanction_reason=reason,
+               sanctioned_at=at, sanctioned_by=by)
+
+
+# -- reads ------------------------------------------------------------------------------
+
+def get_standing(conn: Connection, author_id: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(author_standing)
+                       .where(author_standing.c.author_id == author_id)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+def standings(conn: Connection, author_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    ids = sorted(set(author_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(author_standing)
+                        .where(author_standing.c.author_id.in_(ids)))
+    return {r.author_id: dict(r._mapping) for r in rows}
+
+
+def rejected_since(conn: Connection, author_ids: Sequence[str],
+                   since: datetime) -> dict[str, int]:
+    """How many of each author's comments were rejected (as they stand now) since then."""
+    ids = sorted(set(author_ids))
+    if not ids:
+        return {}
+    t = author_comments
+    rows = conn.execute(
+        sa.select(t.c.author_id, sa.func.count())
+        .where(t.c.author_id.in_(ids), t.c.status == "rejected",
+               t.c.decided_at >= sa.literal(since, UTCDateTime()))
+        .group_by(t.c.author_id))
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def pending_comment_ids(conn: Connection, author_id: str) -> list[str]:
+    t = author_comments
+    return list(conn.execute(
+        sa.select(t.c.comment_id).where(t.c.author_id == author_id, t.c.status == "pending")
+        .order_by(t.c.submitted_position)).scalars())
+
+
+def names_used(conn: Connection, author_id: str) -> list[str]:
+    """The display names an author has signed with (from comment_state, which erasure
+    purges), most recent first."""
+    t = comment_state
+    rows = conn.execute(
+        sa.select(t.c.author_name, sa.func.max(t.c.submitted_at).label("last"))
+        .where(t.c.author_id == author_id, t.c.author_name.is_not(None))
+        .group_by(t.c.author_name).order_by(sa.desc("last"), t.c.author_name))
+    return [r.author_name for r in rows]
+
+
+def comments_page(conn: Connection, author_id: str, *, before: int | None,
+                  limit: int) -> list[dict[str, Any]]:
+    """An author's comments, newest first, any status: keyset on the submission's
+    position (`before` is the last one already seen)."""
+    t = author_comments
+    query = (sa.select(comment_state, t.c.submitted_position)
+             .join(comment_state, comment_state.c.comment_id == t.c.comment_id)
+             .where(t.c.author_id == author_id))
+    if before is not None:
+        query = query.where(t.c.submitted_position < before)
+    query = query.order_by(t.c.submitted_position.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def submission_gate(conn: Connection, article_id: str,
+                    author_id: str) -> tuple[Any, Any]:
+    """In one statement: the article's (closed, closed_message) and the author's (sanction,
+    sanction_until), either None when there is no row."""
+    from .articles import articles
+
+    a, s = articles, author_standing
+    row = conn.execute(sa.select(
+        sa.select(a.c.closed).where(a.c.article_id == article_id).scalar_subquery()
+        .label("closed"),
+        sa.select(a.c.closed_message).where(a.c.article_id == article_id).scalar_subquery()
+        .label("closed_message"),
+        sa.select(s.c.sanction).where(s.c.author_id == author_id).scalar_subquery()
+        .label("sanction"),
+        sa.select(s.c.sanction_until).where(s.c.author_id == author_id).scalar_subquery()
+        .label("until"),
+    )).one()
+    article = None if row.closed is None else (bool(row.closed), row.closed_message)
+    return article, (row.sanction, row.until)
+
+
+def summary(row: dict[str, Any], now: datetime, recent_rejections: int) -> dict[str, Any]:
+    """An author's counts and live sanction, as the queue and the profile show them."""
+    decided = row["approved"] + row["rejected"]
+    live = current_sanction(row["sanction"], row["sanction_until"], now)
+    return {
+        "author_id": row["author_id"],
+        "counts": {"pending": row["pending"], "approved": row["approved"],
+                   "rejected": row["rejected"],
+                   "total": row["pending"] + row["approved"] + row["rejected"]},
+        "rejection_rate": round(row["rejected"] / decided, 4) if decided else None,
+        "rejected_last_7_days": recent_rejections,
+        "warnings": row["warnings"],
+        "sanction": None if live is None else {
+            "type": live, "until": row["sanction_until"], "reason": row["sanction_reason"],
+            "since": row["sanctioned_at"], "by": row["sanctioned_by"]},
+    }
+
+
+def summaries(conn: Any, author_ids: list[str], now: datetime) -> dict[str, dict[str, Any]]:
+    rows = standings(conn, author_ids)
+    recent = rejected_since(conn, list(rows), now - RECENT)
+    return {a: summary(r, now, recent.get(a, 0)) for a, r in rows.items()}
