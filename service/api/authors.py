@@ -15,7 +15,7 @@ from flask.views import MethodView
 from ..application.commands import BanAuthor, LiftSanction, NoteAuthor, SuspendAuthor, WarnAuthor
 from . import cursors
 from .auth import MODERATORS, context, requires
-from .comments import etag, expected_version
+from .etags import etag, expected_version
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -43,6 +43,10 @@ IF_MATCH = {
                    "it. Required unless the body has expected_version.",
 }
 ETAG = {"ETag": {"description": "The author's new version.", "schema": {"type": "string"}}}
+
+
+def _version(body: dict) -> int:
+    return expected_version(body, "author", required=True)  # type: ignore[return-value]
 
 
 def _changed(result) -> tuple[dict, int, dict]:  # noqa: ANN001
@@ -111,7 +115,7 @@ class Warnings(MethodView):
     def post(self, body, author_id):
         """Warn an author, citing a guideline."""
         return _changed(runtime().services.sanctions.warn(WarnAuthor(
-            author_id, expected_version(body, required=True), body["reason"],
+            author_id, _version(body), body["reason"],
             body["note"]), context()))
 
 
@@ -122,7 +126,7 @@ class Suspensions(MethodView):
         """Suspend an author until a time: their submissions are refused until then."""
         until: datetime = body["until"]
         return _changed(runtime().services.sanctions.suspend(SuspendAuthor(
-            author_id, expected_version(body, required=True), until, body["reason"],
+            author_id, _version(body), until, body["reason"],
             body["note"]), context()))
 
 
@@ -132,7 +136,7 @@ class Bans(MethodView):
     def post(self, body, author_id):
         """Ban an author; with reject_pending, also reject each of their pending comments."""
         return _changed(runtime().services.sanctions.ban(BanAuthor(
-            author_id, expected_version(body, required=True), body["reason"], body["note"],
+            author_id, _version(body), body["reason"], body["note"],
             body["reject_pending"]), context()))
 
 
@@ -142,7 +146,7 @@ class Lift(MethodView):
     def post(self, body, author_id):
         """Lift an author's live suspension or ban."""
         return _changed(runtime().services.sanctions.lift(LiftSanction(
-            author_id, expected_version(body, required=True), body.get("note")), context()))
+            author_id, _version(body), body.get("note")), context()))
 
 
 @blp.route("/<author_id>/notes", parameters=[IF_MATCH])
@@ -151,4 +155,4 @@ class Notes(MethodView):
     def post(self, body, author_id):
         """Add a moderator's note to an author's record."""
         return _changed(runtime().services.sanctions.note(NoteAuthor(
-            author_id, expected_version(body, required=True), body["text"]), context()))
+            author_id, _version(body), body["text"]), context()))

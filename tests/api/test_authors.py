@@ -336,3 +336,23 @@ def test_rebuild_reproduces_authors(client, tokens, article, author, services, c
     change(client, tokens.moderator, author, "sanctions/lift", {}, 3)
     report = services.runner.rebuild(services.engine, swap=False, batch_size=3)
     assert report.identical, report.differences
+
+
+def test_erasing_an_author_leaves_their_record_without_personal_data(client, tokens, author,
+                                                                    services):
+    change(client, tokens.moderator, author, "notes", {"text": "Lives on Hawar street."}, 0)
+    change(client, tokens.moderator, author, "bans",
+           {"reason": PROMO, "note": "Works for the shop."}, 1)
+    erased = client.post(f"/v1/authors/{author}/erasure", json={"note": "ticket 7"},
+                         headers=bearer(tokens.admin))
+    assert erased.status_code == 200, erased.get_json()
+    record = profile(client, tokens.moderator, author)
+    assert record["names"] == []
+    assert record["notes"][0]["text"] is None
+    assert record["sanction_history"][0]["note"] is None
+    assert record["sanction"]["type"] == "banned"  # the moderation record stays
+    assert record["version"] == 3  # the erasure is on the same stream
+    assert "Hawar" not in str(client.get(f"/v1/authors/{author}/events",
+                                         headers=bearer(tokens.moderator)).get_json())
+    assert change(client, tokens.moderator, author, "sanctions/lift", {}, 3).status_code == 200
+    assert services.runner.rebuild(services.engine, swap=False).identical
