@@ -25,6 +25,7 @@ from .db import make_engine
 from .domain.comment import SubmissionRules
 from .eventstore import EventStore
 from .eventstore.codec import CodecFactory, codec_factory
+from .eventstore.master_key import MasterKeyError, MasterKeys, load_master_keys
 from .eventstore.store import utc_now
 from .projections.runner import ProjectionRunner
 from .screening.screener import Screener
@@ -47,6 +48,7 @@ class Services:
     access: Access | None = None
     checkpoints: Checkpoints | None = None
     privacy: Privacy | None = None
+    master: MasterKeys | None = None
     streams: StreamHub | None = None
     proofs: Proofs | None = None
     exports: AuditExport | None = None
@@ -67,7 +69,12 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
           engine: Engine | None = None) -> Services:
     engine = engine or make_engine(settings)
     store = EventStore(clock)
-    codec_for = codec_factory(clock)
+    try:
+        master = load_master_keys(settings.master_key, settings.master_key_file,
+                                  settings.database_url)
+    except MasterKeyError as exc:
+        raise SystemExit(f"configuration error: MODERATION_MASTER_KEY: {exc}") from None
+    codec_for = codec_factory(clock, master)
 
     runner = ProjectionRunner(store, codec_for)
     screener = Screener.from_directory(settings.screening_wordlists or None)
@@ -83,13 +90,14 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     return Services(settings, engine, store, runner, moderation, queries, clock, codec_for,
                     webhooks=Webhooks(engine, settings, clock, store, codec_for,
                                       unit_of_work=moderation.unit_of_work,
-                                      checkpoints=checkpoints),
+                                      checkpoints=checkpoints, master=master),
                     claims=Claims(engine, clock, settings.claim_seconds),
                     access=Access(moderation.unit_of_work, clock),
                     checkpoints=checkpoints, proofs=Proofs(engine, store),
                     exports=AuditExport(engine, store, codec_for, checkpoints),
                     privacy=Privacy(engine, store, runner, clock, moderation.followers,
                                     settings.address_retention_days),
+                    master=master,
                     streams=StreamHub(queries.feed, queries.head,
                                       poll_seconds=settings.stream_poll_seconds,
                                       max_open=settings.stream_max_open),

@@ -14,7 +14,7 @@ from tqdm import tqdm
 from . import migrate
 from .application.commands import Actor, Context, RegisterArticle
 from .bootstrap import build, configure_logging
-from .cli_authors import authors, privacy
+from .cli_authors import authors, keys, privacy
 from .cli_webhooks import webhooks
 from .config import Settings
 from .domain.errors import DomainError
@@ -287,6 +287,13 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     from .server import prepare_database, run
 
     prepare_database(settings)
+    if not settings.master_key and not settings.master_key_file:
+        from .eventstore.master_key import demo_key_path, ensure_key_file
+
+        master_file = demo_key_path(settings.database_url)
+        if master_file is not None and ensure_key_file(master_file):
+            click.echo(f"keys at rest are wrapped with the master key in {master_file}",
+                       err=True)
     if not settings.signing_key:
         from .audit.signing import ensure_demo_key
 
@@ -368,6 +375,7 @@ def _safe_url(settings: Settings) -> str:
 main.add_command(webhooks)  # `moderation webhooks ...`, defined in cli_webhooks.py
 main.add_command(authors)  # `moderation authors ...`, defined in cli_authors.py
 main.add_command(privacy)  # `moderation privacy sweep`, defined in cli_authors.py
+main.add_command(keys)  # `moderation keys ...`, defined in cli_authors.py
 
 
 if __name__ == "__main__":

@@ -121,6 +121,10 @@ class Settings:
     stream_max_open: int = 200  # open event streams per server process
     stream_max_seconds: float = 900.0  # a stream then ends; clients resume with Last-Event-ID
     address_retention_days: int = 30  # network addresses unreadable after `privacy sweep`
+    # Master keys wrapping subject keys and webhook secrets at rest: base64 of 32 bytes,
+    # comma-separated, the first wraps (unset: the key file, else none)
+    master_key: str = field(default="", repr=False)
+    master_key_file: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -157,6 +161,8 @@ class Settings:
                                                 d.checkpoint_minutes), 0,
                                          "MODERATION_CHECKPOINT_MINUTES"),
             **_stream_settings(env, d),
+            master_key=env.get("MODERATION_MASTER_KEY") or "",
+            master_key_file=env.get("MODERATION_MASTER_KEY_FILE") or "",
             address_retention_days=int(_positive(
                 _int(env, "MODERATION_ADDRESS_RETENTION_DAYS", d.address_retention_days),
                 "MODERATION_ADDRESS_RETENTION_DAYS")),

@@ -25,6 +25,7 @@ from ..domain.events import (
     DomainEvent,
     Flag,
 )
+from .master_key import NO_MASTER, MasterKeys
 from .personal_data import PersonalDataVault, address_subject
 from .store import RecordedEvent
 
@@ -227,7 +228,8 @@ CodecFactory = Callable[[Connection], EventCodec]
 in the composition root, and handed to whoever decodes or encodes events."""
 
 
-def codec_factory(clock: Callable[[], datetime]) -> CodecFactory:
+def codec_factory(clock: Callable[[], datetime],
+                  master: MasterKeys = NO_MASTER) -> CodecFactory:
     def codec_for(conn: Connection) -> EventCodec:
-        return EventCodec(PersonalDataVault(conn, clock))
+        return EventCodec(PersonalDataVault(conn, clock, master))
     return codec_for

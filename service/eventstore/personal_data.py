@@ -19,8 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from ..db import write_transaction
+from .master_key import NO_MASTER, MasterKeys
 from .tables import installation, subject_keys
 
 ALGORITHM = "A256GCM"
@@ -34,9 +36,11 @@ def address_subject(day: date) -> str:
 
 
 class PersonalDataVault:
-    def __init__(self, conn: Connection, clock: Callable[[], datetime]):
+    def __init__(self, conn: Connection, clock: Callable[[], datetime],
+                 master: MasterKeys = NO_MASTER):
         self._conn = conn
         self._clock = clock
+        self._master = master
         self._keys: dict[str, bytes | None] = {}
         self._new: set[str] = set()
         self._pseudonym_key: bytes | None = None
@@ -100,7 +104,7 @@ class PersonalDataVault:
                 .where(subject_keys.c.subject_id.in_(chunk))).all())
             if len(self._keys) > 10_000:
                 self._keys.clear()
-            self._keys.update({s: found.get(s) for s in chunk})
+            self._keys.update({s: self._unwrap(found.get(s)) for s in chunk})
 
     def erase(self, subject_id: str) -> bool:
         self._keys[subject_id] = None
@@ -122,17 +126,47 @@ class PersonalDataVault:
             return self._keys[subject_id]
         key = None if subject_id in self._new else self._load(subject_id)
         if key is None and create:
-            key = self._conn.execute(_insert_ignoring_conflict(self._conn), {
-                "subject_id": subject_id, "key": AESGCM.generate_key(256),
+            fresh = AESGCM.generate_key(256)
+            won = self._conn.execute(_insert_ignoring_conflict(self._conn), {
+                "subject_id": subject_id, "key": self._master.wrap(fresh),
                 "created_at": self._clock()},
-            ).scalar_one_or_none() or self._load(subject_id)  # None: a racer's key won
+            ).scalar_one_or_none()
+            key = fresh if won is not None else self._load(subject_id)  # a racer's key won
         if len(self._keys) > 10_000:
             self._keys.clear()
         self._keys[subject_id] = key
         return key
 
     def _load(self, subject_id: str) -> bytes | None:
-        return self._conn.execute(_LOAD_KEY, {"subject_id": subject_id}).scalar_one_or_none()
+        return self._unwrap(self._conn.execute(
+            _LOAD_KEY, {"subject_id": subject_id}).scalar_one_or_none())
+
+    def _unwrap(self, stored: bytes | None) -> bytes | None:
+        return None if stored is None else self._master.unwrap(stored)
+
+
+def rewrap_subject_keys(engine: Engine, master: MasterKeys, *, batch: int = 500) -> int:
+    """Wrap every subject key with the current master key, a batch per short transaction
+    (the service keeps running). Each row is replaced only if it is still what was read,
+    so a key erased meanwhile stays erased. Returns how many were rewrapped."""
+    done, after = 0, ""
+    while True:
+        with write_transaction(engine) as conn:
+            rows = conn.execute(
+                sa.select(subject_keys.c.subject_id, subject_keys.c.key)
+                .where(subject_keys.c.subject_id > after)
+                .order_by(subject_keys.c.subject_id).limit(batch)).all()
+            for row in rows:
+                if master.wrapped_by_current(row.key):
+                    continue
+                conn.execute(subject_keys.update().where(
+                    subject_keys.c.subject_id == row.subject_id,
+                    subject_keys.c.key == row.key,
+                ).values(key=master.wrap(master.unwrap(row.key))))
+                done += 1
+        if len(rows) < batch:
+            return done
+        after = rows[-1].subject_id
 
 
 _LOAD_KEY = sa.select(subject_keys.c.key).where(

@@ -28,6 +28,7 @@ from ..domain.events import (
 )
 from ..eventstore import ANY, EventStore
 from ..eventstore.codec import CodecFactory
+from ..eventstore.master_key import NO_MASTER, MasterKeys
 from . import endpoints, outbox, payloads, ssrf
 from .dispatcher import Dispatcher, RetryPolicy
 from .endpoints import Endpoint, InvalidEndpoint
@@ -55,11 +56,13 @@ class Webhooks:
                  unit_of_work: Callable[[], UnitOfWork],
                  checkpoints: Checkpoints | None = None,
                  resolver: ssrf.Resolver = ssrf.system_resolver,
-                 ssl_context: ssl.SSLContext | None = None):
+                 ssl_context: ssl.SSLContext | None = None,
+                 master: MasterKeys = NO_MASTER):
         """`unit_of_work` opens the transaction every administrative change runs in, so the
         change and its event (with the caller's metadata: actor, request id) commit
         together."""
         self.engine = engine
+        self.master = master  # wraps the signing secrets at rest
         self.unit_of_work = unit_of_work
         self.checkpoints = checkpoints  # signed by the dispatcher as events accumulate
         self.settings = settings
@@ -92,7 +95,7 @@ class Webhooks:
         with self.unit_of_work() as uow:
             endpoint, secret = endpoints.create(
                 uow.conn, url=url, event_types=types, description=description or "",
-                include_body=include_body, now=self.clock())
+                include_body=include_body, now=self.clock(), master=self.master)
             origin, digest = url_fingerprint(endpoint.url)
             self._record(uow, endpoint.id, [WebhookEndpointCreated(
                 endpoint.id, origin, digest, endpoint.event_types, endpoint.description,
@@ -153,7 +156,8 @@ class Webhooks:
         overlap = timedelta(hours=self.settings.webhook_secret_overlap_hours)
         with self.unit_of_work() as uow:
             now = self.clock()
-            secret = endpoints.rotate_secret(uow.conn, endpoint_id, now=now, overlap=overlap)
+            secret = endpoints.rotate_secret(uow.conn, endpoint_id, now=now, overlap=overlap,
+                                             master=self.master)
             expiries = endpoints.secret_expiries(uow.conn, endpoint_id, now)
             self._record(uow, endpoint_id,
                          [WebhookSecretRotated(endpoint_id, now, now + overlap)], metadata)
@@ -277,7 +281,8 @@ class Webhooks:
             RetryPolicy(tuple(s.webhook_retry_schedule), s.webhook_retry_jitter),
             store=self.store, codec_for=self.codec_for, unit_of_work=self.unit_of_work,
             clock=self.clock, lease=timedelta(seconds=s.webhook_lease_seconds),
-            disable_after=timedelta(hours=s.webhook_disable_after_hours), name=name, **extra)
+            disable_after=timedelta(hours=s.webhook_disable_after_hours), name=name,
+            master=self.master, **extra)
 
 
 def _changes(before: Endpoint, after: Endpoint, now: datetime) -> list[DomainEvent]:

@@ -46,6 +46,7 @@ from ..db import read_transaction, write_transaction
 from ..domain.events import WebhookEndpointDisabled, webhook_endpoint_stream
 from ..eventstore import ANY, EventStore
 from ..eventstore.codec import CodecFactory
+from ..eventstore.master_key import NO_MASTER, MasterKeys
 from . import endpoints, outbox, payloads, signing
 from .outbox import AUTO, FAILED, MANUAL, PENDING, SUCCEEDED, AttemptRecord, Claimed
 from .transport import Response, Transport, TransportError
@@ -138,8 +139,10 @@ class Dispatcher:
                  clock: Callable[[], datetime], lease: timedelta, disable_after: timedelta,
                  wall_clock: Callable[[], float] = time.time,
                  rnd: random.Random | None = None, name: str | None = None,
-                 checkpoint: Callable[[], object] | None = None):
+                 checkpoint: Callable[[], object] | None = None,
+                 master: MasterKeys = NO_MASTER):
         self.engine = engine
+        self.master = master
         self.store = store
         self.codec_for = codec_for
         self.unit_of_work = unit_of_work  # the dispatcher's own events go through it
@@ -194,7 +197,7 @@ class Dispatcher:
             ids = sorted({c.endpoint_id for c in batch})
             urls = dict(conn.execute(sa.select(e.c.id, e.c.url).where(e.c.id.in_(ids))).all())
             now = self.clock()
-            secrets = {i: endpoints.signing_secrets(conn, i, now) for i in urls}
+            secrets = {i: endpoints.signing_secrets(conn, i, now, self.master) for i in urls}
             for claimed in batch:
                 if claimed.endpoint_id not in urls:
                     continue

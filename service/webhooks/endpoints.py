@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
-from ..db import JSONDoc, UTCDateTime, metadata
+from ..db import JSONDoc, UTCDateTime, metadata, write_transaction
+from ..eventstore.master_key import NO_MASTER, MasterKeys
 from . import signing
 
 SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected",
@@ -54,7 +55,7 @@ webhook_endpoint_secrets = sa.Table(
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
     sa.Column("endpoint_id", sa.Integer(),
               sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("secret", sa.String(300), nullable=False),  # wrapped by the master key
     sa.Column("created_at", UTCDateTime(), nullable=False),
     # NULL for the current secret; set when a rotation retires it.
     sa.Column("expires_at", UTCDateTime(), nullable=True),
@@ -129,7 +130,7 @@ def valid_description(value: object) -> str:
 
 def create(conn: Connection, *, url: str, event_types: Sequence[str] = (),
            description: str = "", include_body: bool = False,
-           now: datetime) -> tuple[Endpoint, str]:
+           now: datetime, master: MasterKeys = NO_MASTER) -> tuple[Endpoint, str]:
     """Make an endpoint (URL already checked by the caller). Returns it and its secret."""
     endpoint_id = conn.execute(
         webhook_endpoints.insert().values(
@@ -141,7 +142,8 @@ def create(conn: Connection, *, url: str, event_types: Sequence[str] = (),
     ).scalar_one()
     secret = signing.new_secret()
     conn.execute(webhook_endpoint_secrets.insert().values(
-        endpoint_id=endpoint_id, secret=secret, created_at=now, expires_at=None))
+        endpoint_id=endpoint_id, secret=master.wrap_text(secret), created_at=now,
+        expires_at=None))
     return get(conn, endpoint_id), secret
 
 
@@ -222,7 +224,7 @@ def delete(conn: Connection, endpoint_id: int) -> None:
 
 
 def rotate_secret(conn: Connection, endpoint_id: int, *, now: datetime,
-                  overlap: timedelta) -> str:
+                  overlap: timedelta, master: MasterKeys = NO_MASTER) -> str:
     """A new current secret; the old current one keeps signing until now + OVERLAP."""
     current = get(conn, endpoint_id, for_update=True)
     secrets = webhook_endpoint_secrets
@@ -240,14 +242,16 @@ def rotate_secret(conn: Connection, endpoint_id: int, *, now: datetime,
     if len(retired) > MAX_OLD_SECRETS:
         conn.execute(secrets.delete().where(secrets.c.id.in_(retired[MAX_OLD_SECRETS:])))
     secret = signing.new_secret()
-    conn.execute(secrets.insert().values(endpoint_id=endpoint_id, secret=secret,
+    conn.execute(secrets.insert().values(endpoint_id=endpoint_id,
+                                         secret=master.wrap_text(secret),
                                          created_at=now, expires_at=None))
     conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id)
                  .values(updated_at=now, version=current.version + 1))
     return secret
 
 
-def signing_secrets(conn: Connection, endpoint_id: int, now: datetime) -> list[str]:
+def signing_secrets(conn: Connection, endpoint_id: int, now: datetime,
+                    master: MasterKeys = NO_MASTER) -> list[str]:
     """Every secret that signs at NOW: the current one first, then unexpired old ones."""
     secrets = webhook_endpoint_secrets
     rows = conn.execute(
@@ -256,7 +260,29 @@ def signing_secrets(conn: Connection, endpoint_id: int, now: datetime) -> list[s
             sa.or_(secrets.c.expires_at.is_(None), secrets.c.expires_at > now))
         .order_by(secrets.c.expires_at.is_not(None), secrets.c.id.desc())
     ).all()
-    return [r.secret for r in rows]
+    return [master.unwrap_text(r.secret) for r in rows]
+
+
+def rewrap_secrets(engine: Engine, master: MasterKeys, *, batch: int = 500) -> int:
+    """Wrap every signing secret with the current master key, in short transactions; a row
+    is replaced only if it is still what was read. Returns how many were rewrapped."""
+    secrets = webhook_endpoint_secrets
+    done, after = 0, 0
+    while True:
+        with write_transaction(engine) as conn:
+            rows = conn.execute(sa.select(secrets.c.id, secrets.c.secret)
+                                .where(secrets.c.id > after).order_by(secrets.c.id)
+                                .limit(batch)).all()
+            for row in rows:
+                if master.text_wrapped_by_current(row.secret):
+                    continue
+                conn.execute(secrets.update().where(
+                    secrets.c.id == row.id, secrets.c.secret == row.secret,
+                ).values(secret=master.wrap_text(master.unwrap_text(row.secret))))
+                done += 1
+        if len(rows) < batch:
+            return done
+        after = rows[-1].id
 
 
 def secret_expiries(conn: Connection, endpoint_id: int, now: datetime) -> list[datetime]:
