@@ -13,9 +13,10 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -227,3 +228,141 @@ def read_transaction(engine: Engine) -> Iterator[Connection]:
             conn.execution_options(isolation_level="REPEATABLE READ")
         with conn.begin():
             yield conn
+
+
+class DeferredWrites:
+    """A connection for the writes of one append that need no answer (PostgreSQL only).
+
+    Under the log's head lock every round trip keeps all other writers waiting. Writes
+    given to `execute` here (INSERT, UPDATE, DELETE without RETURNING) are held and sent
+    together in one psycopg pipeline when an answer is first needed: a read of a table
+    they write, a `rowcount`, or `flush()`. A read of other tables goes straight through,
+    so what a caller reads is what it would read without deferral. `later(fn)` runs fn
+    once the held writes are sent (checks on row counts). Database errors come back as
+    SQLAlchemy's exceptions, as from `Connection.execute`.
+    """
+
+    def __init__(self, conn: Connection):
+        self._conn = conn
+        self._held: list[tuple[Any, Any, _Held]] = []
+        self._tables: set[str] = set()
+        self._later: list[Callable[[], object]] = []
+        self._on_error: dict[str, Callable[[sa.exc.DBAPIError], object]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("connection", "exec_driver_sql", "begin_nested"):
+            self.flush()  # raw access sees every held write
+        return getattr(self._conn, name)
+
+    def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
+        if not kw and _deferrable(statement):
+            rows = parameters if isinstance(parameters, list) else [parameters or {}]
+            compiled = _compiled(statement, self._conn.dialect, tuple(rows[0]))
+            if compiled is not None:
+                held = _Held(self)
+                self._held.append((compiled, rows, isinstance(parameters, list), held))
+                self._tables.add(statement.table.name)
+                return held
+        # anything else (a read of a held table, IN lists, RETURNING) sees the held writes
+        if self._held and (not isinstance(statement, sa.Select)
+                           or _reads(statement) & self._tables):
+            self.flush()
+        return self._conn.execute(statement, parameters, **kw)
+
+    def later(self, check: Callable[[], object]) -> None:
+        self._later.append(check)
+
+    def on_error(self, table: str, handler: Callable[[sa.exc.DBAPIError], object]) -> None:
+        """If a held write to `table` fails, `handler(error)` may raise something more
+        telling (say, a version conflict for a unique key on the events)."""
+        self._on_error[table] = handler
+
+    def flush(self) -> None:
+        while self._held or self._later:
+            held, self._held, self._tables = self._held, [], set()
+            if held:
+                self._send(held)
+            checks, self._later = self._later, []
+            for check in checks:
+                check()
+
+    def _send(self, held: list) -> None:
+        import psycopg
+
+        driver = self._conn.connection.driver_connection
+        dialect = self._conn.dialect
+        sql = None
+        try:
+            with driver.pipeline():
+                for (sql, process), rows, many, result in held:
+                    cursor = driver.cursor()
+                    if many:
+                        cursor.executemany(sql, [process(r) for r in rows])
+                    else:
+                        cursor.execute(sql, process(rows[0]))
+                    result.cursor = cursor
+        except psycopg.Error as exc:
+            error = sa.exc.DBAPIError.instance(
+                sql, None, exc, psycopg.Error, dialect=dialect, ismulti=False)
+            handler = self._on_error.get(getattr(exc.diag, "table_name", None) or "")
+            if handler is not None:
+                handler(error)
+            raise error from exc
+
+
+class _Held:
+    """The result of a held write: its row count is known once the writes are sent."""
+
+    def __init__(self, writes: DeferredWrites):
+        self._writes = writes
+        self.cursor: Any = None
+
+    @property
+    def rowcount(self) -> int:
+        if self.cursor is None:
+            self._writes.flush()
+        return self.cursor.rowcount
+
+
+def _deferrable(statement: Any) -> bool:
+    return (isinstance(statement, sa.Insert | sa.Update | sa.Delete)
+            and not statement._returning and isinstance(statement.table, sa.Table))
+
+
+def _reads(statement: sa.Select) -> set[str]:
+    from sqlalchemy.sql.util import find_tables
+    return {t.name for t in find_tables(statement, include_crud=True)}
+
+
+_COMPILED: dict[tuple, tuple[str, Callable[[dict], dict]] | None] = {}
+
+
+def _compiled(statement: Any, dialect: Any, keys: tuple[str, ...]
+              ) -> tuple[str, Callable[[dict], dict]] | None:
+    """SQL and a parameter converter exactly as SQLAlchemy would send them, built once
+    per statement and set of keys; None for a statement SQLAlchemy must expand itself at
+    each execution (IN lists, literal values, escaped names)."""
+    shape = (statement, dialect.name, keys)
+    if shape in _COMPILED:
+        return _COMPILED[shape]
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    found = None
+    if not (compiled.post_compile_params or compiled.literal_execute_params
+            or compiled.escaped_bind_names or compiled.positional):
+        processors = compiled._bind_processors
+
+        def process(params: dict, compiled: Any = compiled) -> dict:
+            values = compiled.construct_params(params, escape_names=False)
+            return {k: processors[k](v) if k in processors else v
+                    for k, v in values.items()}
+
+        found = (compiled.string, process)
+    if len(_COMPILED) > 1024:
+        _COMPILED.clear()
+    _COMPILED[shape] = found
+    return found
+
+
+def deferring(conn: Connection) -> Connection | DeferredWrites:
+    """`DeferredWrites` on PostgreSQL; on SQLite (no round trips to save) the connection."""
+    return DeferredWrites(conn) if conn.dialect.name == "postgresql" else conn

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import WRITE, writer_lock
+from ..db import WRITE, deferring, writer_lock
 from ..domain.comment import Comment
 from ..domain.events import DomainEvent, comment_stream
 from ..eventstore import EventStore, NewEvent, RecordedEvent
@@ -110,14 +110,22 @@ class UnitOfWork:
             new.append(NewEvent(type_, data, meta, schema, event_id))
         prepared = [(f, f.prepare(self.conn, domain_events)) if hasattr(f, "prepare")
                     else (f, _NOTHING) for f in self.followers]
-        recorded = self.store.append(self.conn, stream_id, new, expected_version)
+        # From the head update to the commit every other writer waits: on PostgreSQL the
+        # event rows and the read-model, checkpoint and outbox writes go out together, in
+        # one round trip after the head update.
+        writes = deferring(self.conn)
+        held = writes if writes is not self.conn else None
+        recorded = self.store.append(self.conn, stream_id, new, expected_version,
+                                     writes=held)
         changes = list(zip(recorded, domain_events, strict=True))
-        self.runner.apply(self.conn, changes)
+        self.runner.apply(writes, changes)
         for follower, state in prepared:
             if state is _NOTHING:
-                follower.handle(self.conn, changes)
+                follower.handle(writes, changes)
             else:
-                follower.handle(self.conn, changes, state)
+                follower.handle(writes, changes, state)
+        if held is not None:
+            held.flush()
         return recorded
 
 

@@ -79,8 +79,13 @@ class EventStore:
         stream_id: str,
         new_events: Sequence[NewEvent],
         expected_version: ExpectedVersion,
+        *,
+        writes: Any = None,
     ) -> list[RecordedEvent]:
-        """Append to one stream. On any error the caller's transaction must be rolled back."""
+        """Append to one stream. On any error the caller's transaction must be rolled back.
+
+        With `writes` (a `db.DeferredWrites` on `conn`), the event rows are held there and
+        sent with the writes that follow them; a conflict is raised when they are sent."""
         if not new_events:
             return []
         # Everything that does not need a position happens before the head row is locked:
@@ -115,16 +120,29 @@ class EventStore:
         previous = head.previous_hash or chain.GENESIS
         for row in rows:
             row["hash"] = previous = chain.link_row(previous, row)
+        if writes is not None:
+            writes.on_error(events.name, lambda exc: self._conflict(
+                conn, exc, stream_id, expected_version))
+            writes.execute(_INSERT_EVENTS, rows)
+            return [_recorded(r) for r in rows]
         try:
             conn.execute(_INSERT_EVENTS, rows)
         except IntegrityError as exc:
-            if "event_id" in str(exc.orig):
-                raise DuplicateEvent(str(exc.orig)) from exc
-            # the failed insert has aborted this transaction (PostgreSQL): read elsewhere
-            with conn.engine.connect() as fresh:
-                actual = self.stream_version(fresh, stream_id)
-            raise WrongExpectedVersion(stream_id, expected_version, actual) from exc
+            self._conflict(conn, exc, stream_id, expected_version)
+            raise
         return [_recorded(r) for r in rows]
+
+    def _conflict(self, conn: Connection, exc: Exception, stream_id: str,
+                  expected_version: ExpectedVersion) -> None:
+        """Raise what a failed event insert means, if it was a unique key."""
+        if not isinstance(exc, IntegrityError):
+            return
+        if "event_id" in str(exc.orig):
+            raise DuplicateEvent(str(exc.orig)) from exc
+        # the failed insert has aborted this transaction (PostgreSQL): read elsewhere
+        with conn.engine.connect() as fresh:
+            actual = self.stream_version(fresh, stream_id)
+        raise WrongExpectedVersion(stream_id, expected_version, actual) from exc
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
         return conn.execute(_STREAM_VERSION, {"stream_id": stream_id}).scalar_one()

@@ -224,8 +224,17 @@ def upsert_add(conn: Connection, table: sa.Table, key: dict, increments: dict[st
                      row)
         return
     params = {f"_k_{k}": v for k, v in key.items()} | {f"_d_{n}": increments[n] for n in names}
-    if conn.execute(_statement(("add", table, tuple(key), names)), params).rowcount == 0:
-        conn.execute(_statement(("insert", table)), row)
+    result = conn.execute(_statement(("add", table, tuple(key), names)), params)
+
+    def insert_if_missing() -> None:
+        if result.rowcount == 0:
+            conn.execute(_statement(("insert", table)), row)
+
+    later = getattr(conn, "later", None)  # deferred writes: known once they are sent
+    if later is not None:
+        later(insert_if_missing)
+    else:
+        insert_if_missing()
 
 
 def _only_counters(table: sa.Table, key: dict) -> bool:

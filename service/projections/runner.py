@@ -96,14 +96,23 @@ class ProjectionRunner:
         if not changes:
             return
         first, last = changes[0][0].position, changes[-1][0].position
+        moved = conn.execute(self._advance, {"previous": first - 1, "last": last})
         for projection in self.live:
             projection.apply_all(conn, changes)
-        moved = conn.execute(self._advance, {"previous": first - 1, "last": last}).rowcount
-        if moved != len(self.names):
-            raise ProjectionOutOfStep(
-                f"projections are not at position {first - 1}; run "
-                "'moderation projections rebuild'"
-            )
+
+        def check() -> None:
+            if moved.rowcount != len(self.names):
+                raise ProjectionOutOfStep(
+                    f"projections are not at position {first - 1}; run "
+                    "'moderation projections rebuild'"
+                )
+
+        # with deferred writes (see db.DeferredWrites) the count is known once they are sent
+        later = getattr(conn, "later", None)
+        if later is not None:
+            later(check)
+        else:
+            check()
 
     def status(self, conn: Connection) -> dict[str, int]:
         rows = conn.execute(sa.select(checkpoints.c.name, checkpoints.c.position))

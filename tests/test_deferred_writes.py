@@ -1,0 +1,130 @@
+"""Deferred writes (PostgreSQL): the read-model writes of an append go out in one round
+trip, and nothing a caller can observe changes because of it."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from service.db import DeferredWrites, deferring, write_transaction
+from service.projections.base import checkpoints
+
+pytestmark = pytest.mark.postgres
+
+t = sa.Table("deferred_probe", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("n", sa.Integer, nullable=False), sa.Column("doc", sa.JSON))
+
+
+@pytest.fixture
+def engine(pg_services):
+    with write_transaction(pg_services.engine) as conn:
+        t.drop(conn, checkfirst=True)
+        t.create(conn)
+    yield pg_services.engine
+    with write_transaction(pg_services.engine) as conn:
+        t.drop(conn, checkfirst=True)
+
+
+def test_writes_are_held_until_an_answer_is_needed(engine):
+    with write_transaction(engine) as conn:
+        writes = deferring(conn)
+        assert isinstance(writes, DeferredWrites)
+        first = writes.execute(t.insert(), {"id": 1, "n": 1, "doc": {"a": [1]}})
+        writes.execute(t.insert(), [{"id": 2, "n": 2, "doc": None}, {"id": 3, "n": 3,
+                                                                     "doc": {}}])
+        other = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+        assert other == 0  # nothing sent yet
+        # a read of another table goes straight through, without sending the writes
+        assert writes.execute(sa.select(checkpoints.c.name)).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0
+        # a read of a table with held writes sees them (read-your-writes)
+        assert writes.execute(sa.select(t.c.id).order_by(t.c.id)).scalars().all() == [1, 2, 3]
+        assert first.rowcount == 1
+        changed = writes.execute(t.update().where(t.c.n >= 2).values(n=t.c.n + 10))
+        assert changed.rowcount == 2  # asking for the count sends the write
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t).order_by(t.c.id)).all()
+    # values are bound exactly as SQLAlchemy binds them (JSON, None as JSON null)
+    assert [tuple(r) for r in rows] == [(1, 1, {"a": [1]}), (2, 12, None), (3, 13, {})]
+
+
+def test_checks_run_once_the_writes_are_sent(engine):
+    seen = []
+    with write_transaction(engine) as conn:
+        writes = deferring(conn)
+        missing = writes.execute(t.update().where(t.c.id == 99).values(n=1))
+        writes.later(lambda: seen.append(missing.rowcount))
+        assert seen == []
+        writes.flush()
+    assert seen == [0]
+
+
+def test_a_failing_held_write_fails_the_transaction_with_sqlalchemys_error(engine):
+    with pytest.raises(IntegrityError), write_transaction(engine) as conn:
+        writes = deferring(conn)
+        writes.execute(t.insert(), {"id": 1, "n": 1, "doc": None})
+        writes.execute(t.insert(), {"id": 1, "n": 2, "doc": None})
+        writes.flush()
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() == 0
+
+
+def test_an_append_sends_its_read_model_writes_in_one_round_trip(pg_services):
+    from service.application.commands import Actor, Context, RegisterArticle, SubmitComment
+
+    moderation = pg_services.moderation
+    moderation.register_article(RegisterArticle("a1", "A"), Context(Actor("ed", "admin")))
+    moderation.submit_comment(SubmitComment("a1", "Ann", "warm up"), Context())
+    statements: list[str] = []
+    def listener(*args):  # noqa: ANN002, ANN202
+        statements.append(args[2])
+
+    sa.event.listen(pg_services.engine, "before_cursor_execute", listener)
+    try:
+        done = moderation.submit_comment(SubmitComment("a1", "Ann", "a fair point"), Context())
+    finally:
+        sa.event.remove(pg_services.engine, "before_cursor_execute", listener)
+    # through SQLAlchemy: the key, the head, the event rows; the read models, checkpoints
+    # and outbox went through the pipeline
+    assert not any("comment_state" in s or "projection_checkpoints" in s for s in statements)
+    assert pg_services.queries.comment(done.id)["status"] == "pending"
+    with pg_services.engine.connect() as conn:
+        assert set(pg_services.runner.status(conn).values()) == {done.position}
+
+
+def test_a_held_event_insert_that_loses_its_race_is_a_version_conflict(pg_services):
+    from service.eventstore import NO_STREAM, NewEvent, WrongExpectedVersion
+    from service.eventstore.errors import DuplicateEvent
+
+    store, engine = pg_services.store, pg_services.engine
+    with write_transaction(engine) as conn:
+        store.append(conn, "race-1", [NewEvent("test.won", {})], NO_STREAM)
+    with engine.connect() as conn:
+        head = store.head(conn)
+    with pytest.raises(WrongExpectedVersion) as lost, write_transaction(engine) as conn:
+        writes = deferring(conn)
+        store.append(conn, "race-1", [NewEvent("test.lost", {})], NO_STREAM, writes=writes)
+        writes.flush()
+    assert lost.value.actual == 1
+    taken = NewEvent("test.again", {})
+    with write_transaction(engine) as conn:
+        store.append(conn, "race-2", [taken], NO_STREAM)
+    with pytest.raises(DuplicateEvent), write_transaction(engine) as conn:
+        writes = deferring(conn)
+        store.append(conn, "race-3", [taken], NO_STREAM, writes=writes)
+        writes.flush()
+    with engine.connect() as conn:  # the losers burnt no position
+        assert store.head(conn) == head + 1
+        assert [e.type for e in store.read_all(conn, after=head - 1)] == [
+            "test.won", "test.again"]
+
+
+def test_a_statement_that_cannot_be_held_goes_after_the_held_ones(engine):
+    with write_transaction(engine) as conn:
+        writes = deferring(conn)
+        writes.execute(t.insert(), [{"id": i, "n": 0, "doc": None} for i in (1, 2, 3)])
+        done = writes.execute(t.update().where(t.c.id.in_([1, 3])).values(n=7))  # IN list
+        assert done.rowcount == 2
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.c.n).order_by(t.c.id)).scalars().all() == [7, 0, 7]
