@@ -203,16 +203,18 @@ class Dispatcher:
                     continue
                 body = claimed.payload
                 if claimed.include_body and claimed.event_type == payloads.BODY_EVENT:
-                    body = payloads.with_body(body, self._comment_body(conn, claimed.event_id))
+                    body = payloads.with_body(body, *self._comment_body(conn, claimed.event_id))
                 prepared[claimed.id] = (urls[claimed.endpoint_id],
                                         secrets[claimed.endpoint_id], body)
         return prepared
 
-    def _comment_body(self, conn: sa.Connection, event_id: str) -> str | None:
+    def _comment_body(self, conn: sa.Connection, event_id: str) -> tuple[str | None, bool]:
+        """The comment's text as the log holds it now, and whether its author was erased."""
         recorded = self.store.get(conn, event_id)
         if recorded is None:
-            return None
-        return getattr(self.codec_for(conn).decode(recorded), "body", None)
+            return None, False
+        event = self.codec_for(conn).decode(recorded)
+        return getattr(event, "body", None), bool(getattr(event, "erased", False))
 
     def _record(self, claimed: Claimed, started_at: datetime, duration_ms: int,
                 response: Response | None, error: str | None) -> Outcome:

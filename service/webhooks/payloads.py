@@ -121,8 +121,10 @@ def serialize(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def with_body(stored: str, body: str | None) -> str:
-    """The stored document with the comment body added (null once erased)."""
+def with_body(stored: str, body: str | None, erased: bool = False) -> str:
+    """The stored document with the comment body added (null, and `erased`, once the
+    author was erased)."""
     document = json.loads(stored)
     document["data"]["body"] = body
+    document["data"]["erased"] = erased
     return serialize(document)

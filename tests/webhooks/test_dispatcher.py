@@ -285,6 +285,8 @@ def test_the_comment_body_is_opt_in_and_erasable(services, hooks, receiver):
     run(hooks)
     bodies = sorted(json.dumps(r.payload["data"].get("body")) for r in receiver.received)
     assert bodies == ['"A thoughtful comment number 0"', "null"]
+    assert [r.payload["data"].get("erased") for r in receiver.received
+            if "body" in r.payload["data"]] == [False]
     # Erase the author: the next send of that delivery carries null, not the text.
     submitted = only_delivery(hooks, with_body, "comment.submitted")
     author = json.loads(submitted["payload"])["data"]["author_id"]
@@ -293,6 +295,7 @@ def test_the_comment_body_is_opt_in_and_erasable(services, hooks, receiver):
     hooks.redeliver(submitted["id"])
     run(hooks)
     assert receiver.received[-1].payload["data"]["body"] is None
+    assert receiver.received[-1].payload["data"]["erased"] is True
     assert receiver.received[-1].verified_with == [1]
 
 
