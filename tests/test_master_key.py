@@ -152,3 +152,28 @@ def test_a_bad_master_key_is_a_configuration_error(settings):
         build(replace(settings, master_key="not base64!"))
     with pytest.raises(SystemExit, match="32 bytes"):
         build(replace(settings, master_key="c2hvcnQ="))
+
+
+def test_a_dump_alone_holds_no_usable_key_and_no_webhook_secret(settings, clock):
+    import base64
+
+    from .api.test_erasure_proof import database_file_bytes
+
+    master = new_key_text()
+    services = build(replace(settings, master_key=master, webhook_allow_loopback=True),
+                     clock=clock)
+    try:
+        services.moderation.register_article(RegisterArticle("keys", "Keys"), ADMIN)
+        _submit(services, 0)
+        _, secret = services.webhooks.create_endpoint("http://127.0.0.1:9/hook")
+        raw_keys = [services.master.unwrap(k) for k in _rows(services, subject_keys, "key")]
+        dump = database_file_bytes(services)
+    finally:
+        services.close()
+    assert len(raw_keys) >= 2  # the author's key and the day's address key
+    forms = {secret.encode(), secret.removeprefix("whsec_").encode(),
+             base64.b64decode(secret.removeprefix("whsec_"))}
+    for key in raw_keys:
+        forms |= {key, key.hex().encode(), base64.b64encode(key)}
+    assert [f for f in forms if f in dump] == []
+    assert base64.b64decode(master) not in dump and master.encode() not in dump
