@@ -18,9 +18,10 @@ import click
 from .application.commands import Actor, Context
 from .bootstrap import Services, build
 from .config import Settings
-from .webhooks.admin import EndpointDisabled, Webhooks
-from .webhooks.endpoints import SUBSCRIBABLE, Endpoint, EndpointNotFound, InvalidEndpoint
-from .webhooks.outbox import STATUSES, DeliveryNotFound
+from .domain.errors import DomainError
+from .webhooks.admin import Webhooks
+from .webhooks.endpoints import SUBSCRIBABLE, Endpoint
+from .webhooks.outbox import STATUSES
 
 log = logging.getLogger("service.webhooks")
 # The actor recorded for endpoint changes made from a shell (as `moderation tokens` uses).
@@ -39,10 +40,8 @@ class _Hooks:
 
     def __exit__(self, exc_type, exc, tb) -> None:  # noqa: ANN001
         self.services.close()
-        if isinstance(exc, InvalidEndpoint):
+        if isinstance(exc, DomainError):  # the refusals the API answers with 404/409/422
             raise click.ClickException(exc.message) from None
-        if isinstance(exc, EndpointNotFound | DeliveryNotFound | EndpointDisabled):
-            raise click.ClickException(str(exc)) from None
 
 
 @click.group()

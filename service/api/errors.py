@@ -13,7 +13,9 @@ Domain and application errors map to statuses here and nowhere else:
     idempotency_key_reused                               422  (same key, different body)
     comment_not_found, article_not_found, author_not_found  404
     decision_refused                                     409  (already in that state)
+    webhook_endpoint_disabled                            409  (Conflict)
     version_conflict (StaleVersion)                      409  + current state and winner
+    version_conflict (another resource's stale If-Match) 409  + current_version and ETag
     article_exists                                       409
     article_closed                                       409  + closed_message
     author_suspended (+ until), author_banned            403  (a sanctioned author submits)
@@ -37,7 +39,6 @@ from werkzeug.exceptions import HTTPException
 
 from ..application.errors import (
     ArticleExists,
-    ArticleNotFound,
     ClaimedByOther,
     IdempotencyKeyReused,
     StaleStreamVersion,
@@ -48,12 +49,13 @@ from ..domain.errors import (
     ArticleIsClosed,
     AuthorIsBanned,
     AuthorIsSuspended,
-    AuthorNotFound,
     CommentNotFound,
+    Conflict,
     DecisionRefused,
     DomainError,
     InvalidInput,
     NoteRequired,
+    NotFound,
     ParentNotFound,
 )
 from ..projections.runner import ProjectionOutOfStep
@@ -71,15 +73,14 @@ DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (AuthorIsBanned, 403),
     (NoteRequired, 422),
     (DecisionRefused, 409),
-    (CommentNotFound, 404),
-    (ArticleNotFound, 404),
-    (AuthorNotFound, 404),
+    (NotFound, 404),  # comments, articles, authors, webhook endpoints and deliveries
     (ProofSubjectNotFound, 404),
     (ArticleExists, 409),
     (ClaimedByOther, 409),
     (IdempotencyKeyReused, 422),
     (ParentNotFound, 422),
     (InvalidInput, 422),
+    (Conflict, 409),  # a stale webhook endpoint version, a disabled endpoint
     (DomainError, 422),
 )
 
@@ -190,8 +191,11 @@ def _handle_domain_error(error: DomainError) -> Response:
     if isinstance(error, StaleVersion):
         return _version_conflict(error)
     status = domain_status(error)
-    return error_response(status, error.code, _sentence(error.message), error.errors,
-                          **error.details)
+    details = error.details
+    headers = {"ETag": f'"{details["current_version"]}"'} \
+        if "current_version" in details else {}
+    return error_response(status, error.code, _sentence(error.message), error.errors, headers,
+                          **details)
 
 
 def _version_conflict(error: StaleVersion) -> Response:

@@ -8,10 +8,8 @@ endpoint can be sent what it missed in a time window (`recover`).
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -19,19 +17,15 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from ..webhooks.admin import EndpointDisabled, Webhooks
+from ..webhooks.admin import Webhooks
 from ..webhooks.endpoints import (
     MAX_DESCRIPTION,
     PING,
     SUBSCRIBABLE,
-    EndpointNotFound,
-    InvalidEndpoint,
-    StaleEndpoint,
 )
-from ..webhooks.outbox import STATUSES, DeliveryNotFound
+from ..webhooks.outbox import STATUSES
 from . import cursors
 from .auth import ADMINS, actor, context, requires
-from .errors import ApiError
 from .etags import if_match_version
 from .requests import Blueprint
 from .runtime import runtime
@@ -45,7 +39,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks",
 IF_MATCH = {
     "in": "header", "name": "If-Match", "required": False,
     "schema": {"type": "string"},
-    "description": 'The endpoint version from its ETag ("3"); 412 when it has changed since.',
+    "description": 'The endpoint version from its ETag ("3"); 409 version_conflict when it has changed since.',
 }
 EVENT_TYPE_NOTE = (f"Known types: {', '.join(SUBSCRIBABLE)}. Empty or absent means all of "
                    "them; `webhook.ping` is only sent by the test action.")
@@ -198,31 +192,6 @@ def _hooks() -> Webhooks:
     return hooks
 
 
-def _translated(func: Callable) -> Callable:
-    """The webhook package's refusals as API errors."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except EndpointNotFound as exc:
-            raise ApiError(404, "webhook_endpoint_not_found", f"{_sentence(exc)}") from None
-        except DeliveryNotFound as exc:
-            raise ApiError(404, "webhook_delivery_not_found", f"{_sentence(exc)}") from None
-        except InvalidEndpoint as exc:
-            raise ApiError(422, "invalid_input", _sentence(exc.message), exc.errors) from None
-        except EndpointDisabled as exc:
-            raise ApiError(409, "webhook_endpoint_disabled",
-                           _sentence(str(exc)) + " Enable it first (PATCH enabled=true).") \
-                from None
-        except StaleEndpoint as exc:
-            raise ApiError(412, "precondition_failed",
-                           f"The endpoint is at version {exc.current.version}; fetch it and "
-                           "try again.", headers={"ETag": f'"{exc.current.version}"'}) from None
-
-    return wrapper
-
-
 def _endpoint(endpoint_id: int) -> dict[str, Any]:
     hooks = _hooks()
     return {**hooks.endpoint(endpoint_id).as_dict(),
@@ -233,7 +202,6 @@ def _endpoint(endpoint_id: int) -> dict[str, Any]:
 class Endpoints(MethodView):
     @requires(*ADMINS)
     @blp.response(200, EndpointListSchema)
-    @_translated
     def get(self):
         """List webhook endpoints."""
         hooks = _hooks()
@@ -245,7 +213,6 @@ class Endpoints(MethodView):
     @blp.response(201, EndpointCreatedSchema, headers={
         "Location": {"description": "URL of the endpoint.", "schema": {"type": "string"}}})
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
-    @_translated
     def post(self, body):
         """Register an endpoint; the answer holds its signing secret, shown only once."""
         endpoint, secret = _hooks().create_endpoint(
@@ -264,7 +231,6 @@ class EndpointResource(MethodView):
     @blp.response(200, EndpointSchema, headers={
         "ETag": {"description": 'The version, e.g. "3".', "schema": {"type": "string"}}})
     @blp.alt_response(404, response="NOT_FOUND")
-    @_translated
     def get(self, endpoint_id: int):
         """Show an endpoint (never its secret)."""
         endpoint = _endpoint(endpoint_id)
@@ -277,7 +243,6 @@ class EndpointResource(MethodView):
     @blp.alt_response(412, response="PRECONDITION_FAILED")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.doc(parameters=[IF_MATCH])
-    @_translated
     def patch(self, body, endpoint_id: int):
         """Change an endpoint's URL, event types, description, body opt-in or enabled."""
         changes = {k: v for k, v in body.items()}
@@ -294,7 +259,6 @@ class EndpointResource(MethodView):
     @requires(*ADMINS)
     @blp.response(204)
     @blp.alt_response(404, response="NOT_FOUND")
-    @_translated
     def delete(self, endpoint_id: int):
         """Delete an endpoint with its delivery history."""
         _hooks().delete_endpoint(endpoint_id, metadata=context().metadata())
@@ -307,7 +271,6 @@ class RotateSecret(MethodView):
     @requires(*ADMINS)
     @blp.response(200, SecretSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @_translated
     def post(self, endpoint_id: int):
         """Make a new signing secret; the previous one keeps signing during the overlap."""
         secret, expiries = _hooks().rotate_secret(endpoint_id, metadata=context().metadata())
@@ -322,7 +285,6 @@ class TestPing(MethodView):
     @blp.response(202, DeliverySchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
-    @_translated
     def post(self, endpoint_id: int):
         """Queue a signed webhook.ping to the endpoint; follow it at the delivery's URL."""
         delivery = _hooks().send_test(endpoint_id)
@@ -336,7 +298,6 @@ class EndpointDeliveries(MethodView):
     @blp.response(200, DeliveryPageSchema)
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(404, response="NOT_FOUND")
-    @_translated
     def get(self, args, endpoint_id: int):
         """List an endpoint's deliveries, newest first."""
         limit = args["limit"]
@@ -355,7 +316,6 @@ class Recover(MethodView):
     @blp.response(202, RecoverSchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
-    @_translated
     def post(self, body, endpoint_id: int):
         """Resend what the endpoint missed between since and until (at most 10,000)."""
         result = _hooks().recover(endpoint_id, since=body["since"], until=body["until"])
@@ -368,7 +328,6 @@ class DeliveryResource(MethodView):
     @requires(*ADMINS)
     @blp.response(200, DeliveryDetailSchema)
     @blp.alt_response(404, response="NOT_FOUND")
-    @_translated
     def get(self, delivery_id: int):
         """Show a delivery with every attempt made."""
         delivery = _hooks().delivery(delivery_id)
@@ -381,7 +340,6 @@ class Redeliver(MethodView):
     @blp.response(202, DeliverySchema)
     @blp.alt_response(404, response="NOT_FOUND")
     @blp.alt_response(409, response="CONFLICT")
-    @_translated
     def post(self, delivery_id: int):
         """Send a delivery again now: same webhook-id, fresh timestamp and signature."""
         delivery = _hooks().redeliver(delivery_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, NotFound
 
 
 class StaleVersion(DomainError):
@@ -29,7 +29,7 @@ class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
 
 
-class ArticleNotFound(DomainError):
+class ArticleNotFound(NotFound):
     code = "article_not_found"
 
 

@@ -19,17 +19,29 @@ class DomainError(Exception):
         return {}
 
 
+class NotFound(DomainError):
+    """The thing a command names does not exist (an API answers 404)."""
+
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The command cannot be applied to the thing's current state (an API answers 409)."""
+
+    code = "conflict"
+
+
 class InvalidInput(DomainError):
     """A command's content breaks a validation rule."""
 
     code = "invalid_input"
 
 
-class CommentNotFound(DomainError):
+class CommentNotFound(NotFound):
     code = "comment_not_found"
 
 
-class AuthorNotFound(DomainError):
+class AuthorNotFound(NotFound):
     code = "author_not_found"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import Settings
 from ..db import read_transaction, write_transaction
+from ..domain.errors import Conflict
 from ..domain.events import (
     DomainEvent,
     WebhookEndpointCreated,
@@ -43,10 +44,13 @@ _UNSET: Any = endpoints._UNSET
 SYSTEM_METADATA: dict[str, Any] = {"actor": {"id": "system", "role": "system"}}
 
 
-class EndpointDisabled(Exception):
+class EndpointDisabled(Conflict):
+    code = "webhook_endpoint_disabled"
+
     def __init__(self, endpoint: Endpoint):
         super().__init__(f"webhook endpoint {endpoint.id} is disabled"
-                         + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else ""))
+                         + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else "")
+                         + ". Enable it first (PATCH enabled=true)")
         self.endpoint = endpoint
 
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..db import JSONDoc, UTCDateTime, metadata, write_transaction
+from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..eventstore.master_key import NO_MASTER, MasterKeys
 from . import signing
 
@@ -63,17 +64,12 @@ webhook_endpoint_secrets = sa.Table(
 )
 
 
-class EndpointNotFound(LookupError):
-    pass
+class EndpointNotFound(NotFound):
+    code = "webhook_endpoint_not_found"
 
 
-class InvalidEndpoint(ValueError):
+class InvalidEndpoint(InvalidInput):
     """A request to make or change an endpoint that cannot be honoured, per field."""
-
-    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
 
 
 @dataclass(frozen=True)
@@ -198,10 +194,19 @@ def update(conn: Connection, endpoint_id: int, *, now: datetime, url: str = _UNS
     return get(conn, endpoint_id)
 
 
-class StaleEndpoint(Exception):
+class StaleEndpoint(Conflict):
+    """If-Match named an older version of the endpoint than the current one."""
+
+    code = "version_conflict"
+
     def __init__(self, current: Endpoint):
-        super().__init__(f"endpoint {current.id} is at version {current.version}")
+        super().__init__(f"webhook endpoint {current.id} is at version {current.version}; "
+                         "fetch it and try again")
         self.current = current
+
+    @property
+    def details(self) -> dict[str, object]:
+        return {"current_version": self.current.version}
 
 
 def delete(conn: Connection, endpoint_id: int) -> None:

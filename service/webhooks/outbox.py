@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import UTCDateTime, metadata
+from ..domain.errors import NotFound
 from ..domain.events import DomainEvent
 from ..eventstore import RecordedEvent
 from .endpoints import PING, webhook_endpoints
@@ -93,8 +94,8 @@ webhook_attempts = sa.Table(
 )
 
 
-class DeliveryNotFound(LookupError):
-    pass
+class DeliveryNotFound(NotFound):
+    code = "webhook_delivery_not_found"
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,10 @@ def test_an_admin_manages_endpoints(client, admin, receiver, clock):
     body = changed.get_json()
     assert (body["enabled"], body["description"], body["version"]) == (False, "paused", 2)
     assert body["disabled_reason"] == "disabled by an administrator"
-    assert_error(client.patch(location, json={"enabled": True},
-                              headers={**admin, "If-Match": '"1"'}), 412, "precondition_failed")
+    stale = assert_error(client.patch(location, json={"enabled": True},
+                                      headers={**admin, "If-Match": '"1"'}), 409,
+                         "version_conflict")
+    assert stale["current_version"] == 2
     assert_error(client.patch(location, json={"description": "weak"},
                               headers={**admin, "If-Match": 'W/"2"'}), 412, "precondition_failed")
     for bad in ("a\u0000b", "bell\u0007", "esc\u001b[31m"):

@@ -14,6 +14,7 @@ from service.eventstore.personal_data import PersonalDataVault
 from service.webhooks import outbox
 from service.webhooks.admin import EndpointDisabled, Webhooks
 from service.webhooks.dispatcher import RetryPolicy, parse_retry_after
+from service.webhooks.endpoints import EndpointNotFound
 
 from .conftest import moderate
 from .receivers import Receiver, closed_port
@@ -326,7 +327,7 @@ def test_deleting_an_endpoint_removes_its_deliveries(services, hooks, receiver):
     run(hooks)
     hooks.delete_endpoint(endpoint_id)
     assert hooks.deliveries() == []
-    with pytest.raises(LookupError):
+    with pytest.raises(EndpointNotFound):
         hooks.endpoint(endpoint_id)
 
 
