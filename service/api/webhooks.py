@@ -39,7 +39,8 @@ blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks",
 IF_MATCH = {
     "in": "header", "name": "If-Match", "required": False,
     "schema": {"type": "string"},
-    "description": 'The endpoint version from its ETag ("3"); 409 version_conflict when it has changed since.',
+    "description": 'The endpoint version from its ETag ("3"); 409 version_conflict when it '
+                   "has changed since.",
 }
 EVENT_TYPE_NOTE = (f"Known types: {', '.join(SUBSCRIBABLE)}. Empty or absent means all of "
                    "them; `webhook.ping` is only sent by the test action.")
