@@ -179,7 +179,7 @@ class StreamHub:
                 heartbeat_seconds: float, max_seconds: float) -> Iterator[dict | Heartbeat]:
         deadline = self._clock() + max_seconds
         beat = self._clock() + heartbeat_seconds
-        while self._clock() < deadline:
+        while self._clock() < deadline and not self._stopped:
             with self._cond:
                 batch = self._buffered_after(personal, position)
                 if batch == []:

@@ -206,3 +206,17 @@ def test_an_erasure_empties_the_buffer_so_a_late_stream_never_sees_the_text(
     assert "Secret words" not in json.dumps(replay) and "nour@" not in json.dumps(replay)
     first.close()
     late.close()
+
+
+def test_stopping_the_hub_ends_its_open_streams_at_once(services):
+    hub = StreamHub(services.queries.feed, services.queries.head, poll_seconds=0.05,
+                    max_open=5)
+    stream = hub.open(after=services.queries.head(), personal=False, types=None,
+                      heartbeat_seconds=60, max_seconds=60)
+    done = threading.Event()
+    threading.Thread(target=lambda: (list(stream), done.set()), daemon=True).start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    hub.stop()
+    assert done.wait(5) and time.monotonic() - started < 1
+    assert hub.open_streams == 0
