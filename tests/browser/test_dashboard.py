@@ -147,6 +147,9 @@ def test_keyboard_only_moderation_with_a_conflict_between_two_moderators(
     page.keyboard.press("r")
     page.wait_for_selector(".panel .reasons")
     tab.shot("reject")
+    page.wait_for_timeout(300)  # the picker claims the comment for this moderator
+    claims = {item["id"]: item["claim"] for item in server.queue()}
+    assert claims[ids[2]]["moderator_id"] == "browser-moderator"
     page.keyboard.press("2")
     page.keyboard.press("n")
     page.keyboard.type("Threat against a named person")

@@ -31,7 +31,7 @@ export async function guidelines() {
 function freshState(root, role) {
   return {
     root, role, items: [], selected: 0, total: 0, nextCursor: null, loading: false,
-    filters: { sort: "oldest", article_id: "", flag: "", lang: "", text: "" },
+    filters: { sort: "oldest", article_id: "", flag: "", lang: "", text: "", unclaimed: false },
     panel: null,      // {id, mode: "reject"|"note", reasons: Set}
     notes: new Map(), // comment id -> note text typed so far
     flagsSeen: new Set(),
@@ -231,6 +231,10 @@ function toolbar() {
       h("datalist", { id: "flags-seen" })),
     select("filter-lang", "Language", [["", "Any"], ...Object.entries(LANGUAGES)], f.lang,
       (e) => { f.lang = e.target.value; render(); }),
+    h("label", { class: "check" },
+      h("input", { id: "filter-unclaimed", type: "checkbox", checked: f.unclaimed,
+        onchange: (e) => { f.unclaimed = e.target.checked; load(false); } }),
+      "Hide others' claims"),
     h("label", { class: "field grow" }, h("span", {}, "Search"),
       h("input", { id: "search", type: "search", placeholder: "text or author  ( / )",
         "aria-keyshortcuts": "/", oninput: (e) => { f.text = e.target.value.toLowerCase(); render(); } })));
@@ -242,7 +246,8 @@ async function load(more) {
   const f = state.filters;
   try {
     const { data } = await call(`/v1/queue${query({ sort: f.sort, limit: PAGE,
-      article_id: f.article_id, flag: f.flag, cursor: more ? state.nextCursor : null })}`);
+      article_id: f.article_id, flag: f.flag, unclaimed: f.unclaimed ? "true" : null,
+      cursor: more ? state.nextCursor : null })}`);
     if (!state) return;
     if (!more) { state.items = []; state.selected = 0; }
     const known = new Set(state.items.map((item) => item.id));
@@ -332,8 +337,8 @@ function renderCard(item, index) {
   h("header", { class: "card-head" },
     h("h2", { class: "card-title", id: titleId }, authorLine(item)),
     metaLine(item),
-    item.claim ? h("p", { class: "claim" }, "Claimed by ", h("bdi", {}, item.claim.moderator_id),
-      ` until ${utc(item.claim.expires_at)}`) : null),
+    item.claim && !item.claim.mine ? h("p", { class: "claim" }, "Claimed by ",
+      h("bdi", {}, item.claim.moderator_id), ` until ${utc(item.claim.expires_at)}`) : null),
   item.parent_id ? h("blockquote", { class: "parent" },
     h("span", { class: "parent-label" }, "In reply to ",
       parent ? h("bdi", { dir: "auto" }, parent.author_name ?? "(erased)") : "a comment"),
@@ -446,9 +451,34 @@ function openPanel(mode) {
   }
   state.panel = { id: item.id, mode, reasons: open ? open.reasons : new Set(), message: "" };
   rerender(mode === "note");
+  if (mode === "reject") claim(item);
+}
+
+// Picking reasons takes a moment: say so to other moderators with an advisory claim
+// (If-Match still decides any race). Someone else's claim is shown, not obeyed.
+async function claim(item) {
+  try {
+    const { data } = await call(`/v1/comments/${item.id}/claim`, { method: "POST" });
+    item.claim = { moderator_id: data.moderator_id, claimed_at: data.claimed_at,
+      expires_at: data.expires_at, mine: true };
+  } catch (error) {
+    if (!state || error.status !== 409) return;
+    if (state.panel && state.panel.id === item.id) {
+      state.panel.message = `${error.message} You may still decide; the first decision wins.`;
+      rerender(false);
+    }
+  }
+}
+
+function release(item) {
+  if (item && item.claim && item.claim.mine) {
+    item.claim = null;
+    call(`/v1/comments/${item.id}/claim`, { method: "DELETE" }).catch(() => {});
+  }
 }
 
 function closePanel() {
+  if (state.panel) release(state.items.find((x) => x.id === state.panel.id));
   state.panel = null;
   rerender(false);
 }
