@@ -26,7 +26,7 @@ export function onUnauthorized(listener) { listeners.add(listener); }
 
 // Returns {status, data, headers}; throws ApiError on any non-2xx answer.
 export async function call(path, { method = "GET", body, headers = {}, auth = true,
-                                   raw = false } = {}) {
+                                   raw = false, probe = false } = {}) {
   const sent = { Accept: raw ? "*/*" : "application/json", ...headers };
   if (auth && token()) sent.Authorization = `Bearer ${token()}`;
   if (body !== undefined) sent["Content-Type"] = "application/json";
@@ -43,7 +43,8 @@ export async function call(path, { method = "GET", body, headers = {}, auth = tr
   const data = raw ? await response.text()
     : type.includes("json") ? await response.json().catch(() => null) : null;
   if (!response.ok) {
-    if (response.status === 401 && auth) listeners.forEach((f) => f());
+    // a 401 ends the session, unless the caller is only finding out what the token can do
+    if (response.status === 401 && auth && !probe) listeners.forEach((f) => f());
     throw new ApiError(response.status, data);
   }
   return { status: response.status, data, headers: response.headers };
