@@ -10,8 +10,8 @@ FRAMEWORKS = {"flask", "flask_smorest", "flask_limiter", "sqlalchemy", "marshmal
               "psycopg", "cryptography", "click", "tqdm", "werkzeug", "gunicorn"}
 
 
-def imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+def imports(path: Path, tree: ast.AST | None = None) -> set[str]:
+    tree = tree or ast.parse(path.read_text())
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -85,3 +85,21 @@ def test_only_config_reads_the_environment():
         if path.name == "config.py":
             continue
         assert "os.environ" not in path.read_text(), f"{path} reads os.environ"
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Imports outside `if TYPE_CHECKING:` blocks (annotations only, never executed)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+            node.body = []
+    return imports(path, tree)
+
+
+def test_the_api_neither_composes_nor_opens_transactions():
+    """Blueprints call the application; the composition root and the database are not
+    theirs (token checks and readiness live in service/application)."""
+    for path in modules("api"):
+        found = runtime_imports(path)
+        for banned in ("service.db", "service.bootstrap"):
+            assert banned not in found, f"{path} imports {banned}"

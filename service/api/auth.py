@@ -15,10 +15,8 @@ from typing import Any
 
 from flask import g, request
 from flask_smorest.utils import deepupdate
-from sqlalchemy.exc import OperationalError
 
 from ..application.commands import READER, Actor, Context
-from ..db import read_transaction, write_transaction
 from ..identity import tokens
 from .errors import ApiError
 from .runtime import runtime
@@ -41,20 +39,13 @@ def _authenticate() -> tokens.TokenInfo:
         raise ApiError(401, "invalid_token", "Use 'Authorization: Bearer <token>'.",
                        headers={"WWW-Authenticate": 'Bearer realm="moderation", '
                                                     'error="invalid_request"'})
-    services = runtime().services
-    with read_transaction(services.engine) as conn:
-        info = tokens.verify(conn, token.strip())
+    access = runtime().services.access
+    assert access is not None
+    info = access.authenticate(token.strip())
     if info is None:
         raise ApiError(401, "invalid_token", "The token is unknown or has been revoked.",
                        headers={"WWW-Authenticate": 'Bearer realm="moderation", '
                                                     'error="invalid_token"'})
-    now = services.clock()
-    if tokens.needs_touch(info, now):
-        try:
-            with write_transaction(services.engine) as conn:
-                tokens.touch(conn, info.id, now=now)
-        except OperationalError as exc:  # a usage hint is not worth failing the request
-            log.warning("could not record use of token %d: %s", info.id, exc)
     return info
 
 

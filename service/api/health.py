@@ -5,8 +5,6 @@ from __future__ import annotations
 from flask.views import MethodView
 from sqlalchemy import exc as sa_exc
 
-from .. import migrate
-from ..db import read_transaction
 from .errors import RETRY_AFTER_SECONDS, ApiError
 from .requests import Blueprint
 from .runtime import runtime
@@ -32,17 +30,14 @@ class Readiness(MethodView):
         rt = runtime()
         services = rt.services
         try:
-            current = migrate.current_revision(services.engine)
-            if current != rt.schema_head:
-                raise _not_ready(f"The database schema is at {current or 'nothing'}, "
-                                 f"this code needs {rt.schema_head}; run "
-                                 "'moderation db upgrade'.")
-            with read_transaction(services.engine) as conn:
-                head = services.store.head(conn)
-                checkpoints = services.runner.status(conn)
+            ready = services.queries.readiness(services.runner, rt.schema_head)
         except sa_exc.DBAPIError as exc:
             raise _not_ready("The database is not reachable.") from exc
-        behind = sorted(n for n in services.runner.names if checkpoints.get(n) != head)
+        current, head, behind = ready.schema_revision, ready.log_head, ready.behind
+        if current != rt.schema_head:
+            raise _not_ready(f"The database schema is at {current or 'nothing'}, "
+                             f"this code needs {rt.schema_head}; run "
+                             "'moderation db upgrade'.")
         if behind:
             raise _not_ready(f"Read models behind the event log: {', '.join(behind)}; run "
                              "'moderation projections rebuild'.")

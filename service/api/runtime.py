@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_limiter import Limiter
 
 from ..application.audit import AuditQueries
-from ..bootstrap import Services
 from ..config import Settings
+
+if TYPE_CHECKING:  # built by the composition root, which the API never imports
+    from ..bootstrap import Services
 
 
 @dataclass

@@ -9,6 +9,10 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+
+from ..db import read_transaction, write_transaction
 from ..domain.events import TokenCreated, TokenRevoked, token_stream
 from ..eventstore import ANY, NO_STREAM
 from ..identity import tokens
@@ -19,9 +23,27 @@ log = logging.getLogger(__name__)
 
 
 class Access:
-    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime]):
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork], clock: Callable[[], datetime],
+                 engine: Engine):
         self._unit_of_work = unit_of_work
         self.clock = clock
+        self._engine = engine
+
+    def authenticate(self, token: str) -> tokens.TokenInfo | None:
+        """The active token's record, or None. Its last use is recorded at most once a
+        minute or so, and a failure to record it does not fail the request."""
+        with read_transaction(self._engine) as conn:
+            info = tokens.verify(conn, token)
+        if info is None:
+            return None
+        now = self.clock()
+        if tokens.needs_touch(info, now):
+            try:
+                with write_transaction(self._engine) as conn:
+                    tokens.touch(conn, info.id, now=now)
+            except OperationalError as exc:  # a usage hint is not worth failing a request
+                log.warning("could not record use of token %d: %s", info.id, exc)
+        return info
 
     def create_token(self, *, name: str, role: str,
                      ctx: Context) -> tuple[tokens.TokenInfo, str]:

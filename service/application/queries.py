@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from .. import migrate
 from ..db import read_transaction
 from ..domain.comment import Comment
 from ..domain.errors import CommentNotFound
@@ -25,6 +26,7 @@ from ..domain.events import (
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
 from ..projections import articles, authors, comments, public_threads, queue
+from ..projections.runner import ProjectionRunner
 from ..screening.backtest import PastComment
 from .claims import claimed_by_others, live_claims
 
@@ -88,6 +90,13 @@ def _mark_erased(codec: Any, items: list[tuple[RecordedEvent, dict[str, Any]]]
             payload["erased"] = not codec.vault.holds(recorded.data["personal"]["subject"])
         out.append(_envelope(recorded, payload))
     return out
+
+
+@dataclass(frozen=True)
+class Readiness:
+    schema_revision: str | None
+    log_head: int  # 0 when the revision is not the expected one
+    behind: tuple[str, ...]  # read models not at the log's head
 
 
 class ModerationQueries:
@@ -218,3 +227,15 @@ class ModerationQueries:
     def head(self) -> int:
         with read_transaction(self.engine) as conn:
             return self.store.head(conn)
+
+    def readiness(self, runner: ProjectionRunner, expected_revision: str | None) -> Readiness:
+        """What a readiness probe checks: the schema revision, then each read model's place
+        (not looked at under another revision, whose tables may differ)."""
+        revision = migrate.current_revision(self.engine)
+        if revision != expected_revision:
+            return Readiness(revision, 0, ())
+        with read_transaction(self.engine) as conn:
+            head = self.store.head(conn)
+            positions = runner.status(conn)
+        behind = tuple(sorted(n for n in runner.names if positions.get(n) != head))
+        return Readiness(revision, head, behind)
