@@ -132,3 +132,17 @@ def pg_services(postgres_url: str, clock: FakeClock) -> Iterator[Services]:
     built = build(Settings(database_url=postgres_url, pool_size=12), clock=clock)
     yield built
     built.close()
+
+
+# `pytest -m unit`: the domain, screening, application, event-store contract and projection
+# tests on SQLite, in seconds; the README's command runs everything on both databases.
+UNIT_MODULES = frozenset({"test_domain.py", "test_domain_limits.py", "test_screening.py",
+                          "test_application.py", "test_eventstore_contract.py",
+                          "test_projections.py", "test_logs.py"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name not in UNIT_MODULES or item.get_closest_marker("postgres"):
+            continue
+        item.add_marker(pytest.mark.unit)
