@@ -222,3 +222,16 @@ def test_the_feed_fast_path_equals_the_decoded_events(services, article):
         for served, r in zip(feed, recorded, strict=True):
             assert served["data"] == event_payload(codec.decode(r), personal=False)
             assert "personal" not in served["data"] and "body" not in served["data"]
+
+
+def test_the_submission_log_line_names_the_position_of_comment_submitted(
+        services, article, caplog):
+    caplog.set_level("INFO", logger="service.application.handlers")
+    rec = services.moderation.submit_comment(
+        SubmitComment(article, "Logged Reader", "A body worth logging."), Context())
+    history = services.queries.history(rec.id)
+    submitted = next(e for e in history if e["type"] == "comment.submitted")
+    lines = [r.getMessage() for r in caplog.records if "submitted on" in r.getMessage()]
+    assert lines == [f"comment {rec.id} submitted on {article} at position "
+                     f"{submitted['position']}"]
+    assert submitted["position"] < rec.position  # comment.screened came after it

@@ -164,8 +164,9 @@ class Moderation:
                          {k: v for k, v in result.__dict__.items() if k != "replayed"},
                          self.clock())
             uow.commit()
+        # the position of comment.submitted: the append gave its events consecutive ones
         log.info("comment %s submitted on %s at position %d", event.comment_id, article_id,
-                 rec.position)
+                 rec.position - len(events) + 1)
         return result
 
     def _check_article(self, uow: UnitOfWork, article_id: str) -> None:
