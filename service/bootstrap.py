@@ -13,6 +13,7 @@ from .application.access import Access
 from .application.authors import AuthorQueries, AuthorSanctions
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
+from .application.commands import Actor, Context
 from .application.exports import AuditExport
 from .application.handlers import Moderation
 from .application.live import StreamHub
@@ -31,6 +32,8 @@ from .projections.runner import ProjectionRunner
 from .screening.screener import Screener
 from .webhooks.admin import Webhooks
 from .webhooks.outbox import WebhookOutbox
+
+DISPATCHER = Actor(id="dispatcher", role="system")  # the actor of its housekeeping
 
 
 @dataclass
@@ -87,16 +90,19 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     except SigningKeyError as exc:
         raise SystemExit(f"configuration error: MODERATION_SIGNING_KEY: {exc}") from None
     checkpoints = Checkpoints(engine, store, moderation.unit_of_work, clock, signer)
+    privacy = Privacy(engine, store, runner, clock, moderation.followers,
+                      settings.address_retention_days)
     return Services(settings, engine, store, runner, moderation, queries, clock, codec_for,
                     webhooks=Webhooks(engine, settings, clock, store, codec_for,
                                       unit_of_work=moderation.unit_of_work,
-                                      checkpoints=checkpoints, master=master),
+                                      checkpoints=checkpoints, master=master,
+                                      housekeeping=lambda: privacy.sweep_addresses(
+                                          Context(DISPATCHER))),
                     claims=Claims(engine, clock, settings.claim_seconds),
                     access=Access(moderation.unit_of_work, clock, engine),
                     checkpoints=checkpoints, proofs=Proofs(engine, store),
                     exports=AuditExport(engine, store, codec_for, checkpoints),
-                    privacy=Privacy(engine, store, runner, clock, moderation.followers,
-                                    settings.address_retention_days),
+                    privacy=privacy,
                     master=master,
                     streams=StreamHub(queries.feed, queries.head,
                                       poll_seconds=settings.stream_poll_seconds,

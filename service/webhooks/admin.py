@@ -61,12 +61,14 @@ class Webhooks:
                  checkpoints: Checkpoints | None = None,
                  resolver: ssrf.Resolver = ssrf.system_resolver,
                  ssl_context: ssl.SSLContext | None = None,
-                 master: MasterKeys = NO_MASTER):
+                 master: MasterKeys = NO_MASTER,
+                 housekeeping: Callable[[], object] | None = None):
         """`unit_of_work` opens the transaction every administrative change runs in, so the
         change and its event (with the caller's metadata: actor, request id) commit
         together."""
         self.engine = engine
         self.master = master  # wraps the signing secrets at rest
+        self.housekeeping = housekeeping  # run by the dispatcher now and then
         self.unit_of_work = unit_of_work
         self.checkpoints = checkpoints  # signed by the dispatcher as events accumulate
         self.settings = settings
@@ -286,7 +288,7 @@ class Webhooks:
             store=self.store, codec_for=self.codec_for, unit_of_work=self.unit_of_work,
             clock=self.clock, lease=timedelta(seconds=s.webhook_lease_seconds),
             disable_after=timedelta(hours=s.webhook_disable_after_hours), name=name,
-            master=self.master, **extra)
+            master=self.master, housekeeping=self.housekeeping, **extra)
 
 
 def _changes(before: Endpoint, after: Endpoint, now: datetime) -> list[DomainEvent]:

@@ -140,9 +140,15 @@ class Dispatcher:
                  wall_clock: Callable[[], float] = time.time,
                  rnd: random.Random | None = None, name: str | None = None,
                  checkpoint: Callable[[], object] | None = None,
-                 master: MasterKeys = NO_MASTER):
+                 master: MasterKeys = NO_MASTER,
+                 housekeeping: Callable[[], object] | None = None,
+                 housekeeping_seconds: float = 3600.0):
         self.engine = engine
         self.master = master
+        # chores a deployment needs done regularly (the network-address sweep), run at
+        # most every housekeeping_seconds, never holding up deliveries for long
+        self.housekeeping = housekeeping
+        self.housekeeping_seconds = housekeeping_seconds
         self.store = store
         self.codec_for = codec_for
         self.unit_of_work = unit_of_work  # the dispatcher's own events go through it
@@ -342,9 +348,13 @@ class Dispatcher:
         """
         stop = stop or threading.Event()
         inflight: set[Future] = set()
-        checked = float("-inf")
+        checked = kept = float("-inf")
         with ThreadPoolExecutor(concurrency, thread_name_prefix=self.name) as pool:
             while not stop.is_set():
+                if self.housekeeping is not None and \
+                        time.monotonic() - kept >= self.housekeeping_seconds:
+                    kept = time.monotonic()
+                    self._housekeeping()
                 if self.checkpoint is not None and time.monotonic() - checked >= poll_seconds:
                     checked = time.monotonic()
                     self._checkpoint_if_due()  # first: its deliveries go out in this run
@@ -380,6 +390,13 @@ class Dispatcher:
                                    return_when=FIRST_COMPLETED)
             wait(inflight)
         return self.stats
+
+    def _housekeeping(self) -> None:
+        try:
+            self.housekeeping()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - deliveries go on; tried again next time
+            log.exception("housekeeping failed; trying again later")
+            self.stats.add(errors=1)
 
     def _checkpoint_if_due(self) -> None:
         try:

@@ -298,3 +298,14 @@ def test_network_addresses_become_unreadable_after_the_retention_period(
     again = privacy.sweep_addresses(Context(Actor("cron", "admin")))
     assert again["days"] == [] and head(services) == before + 1 + 1  # the export's event
     assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+def test_the_webhook_dispatcher_runs_the_address_sweep(client, tokens, article, services,
+                                                      clock):
+    comment_id = _submit(client, article, body="Old enough")
+    clock.advance(days=31)
+    services.webhooks.dispatcher().run(once=True)
+    [swept] = services.queries.feed(types=["addresses.swept"], personal=True)
+    assert swept["metadata"]["actor"] == {"id": "dispatcher", "role": "system"}
+    history = client.get(f"/v1/comments/{comment_id}/events", headers=bearer(tokens.moderator))
+    assert history.get_json()["items"][0]["data"]["network_address"] is None
