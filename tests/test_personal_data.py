@@ -64,3 +64,25 @@ def test_version_1_events_with_plain_evidence_are_upcast(services):
         assert public["flags"] == [{"code": "link", "guideline": "commercial_promotion"}]
         assert "spam.example" not in str(public)
         conn.rollback()
+
+
+def test_a_day_key_is_shared_across_transactions_only_once_committed(services):
+    from service.eventstore.personal_data import address_subject
+
+    day_keys: dict[str, bytes] = {}
+    subject = address_subject(AT.date())
+    with services.engine.begin() as conn:  # made, then rolled back: must not be shared
+        PersonalDataVault(conn, services.clock, day_keys=day_keys).seal(subject, {"a": 1}, "x")
+        conn.rollback()
+    assert day_keys == {}
+    with services.engine.begin() as conn:
+        sealed = PersonalDataVault(conn, services.clock, day_keys=day_keys).seal(
+            subject, {"a": 2}, "x")
+    assert day_keys == {}  # made in that transaction: shared from the next one on
+    with services.engine.begin() as conn:
+        again = PersonalDataVault(conn, services.clock, day_keys=day_keys).seal(
+            subject, {"a": 3}, "x")
+    assert list(day_keys) == [subject]
+    with services.engine.begin() as conn:
+        vault = PersonalDataVault(conn, services.clock)
+        assert vault.open(sealed, "x") == {"a": 2} and vault.open(again, "x") == {"a": 3}

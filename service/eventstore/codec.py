@@ -230,6 +230,8 @@ in the composition root, and handed to whoever decodes or encodes events."""
 
 def codec_factory(clock: Callable[[], datetime],
                   master: MasterKeys = NO_MASTER) -> CodecFactory:
+    day_keys: dict[str, bytes] = {}  # see PersonalDataVault
+
     def codec_for(conn: Connection) -> EventCodec:
-        return EventCodec(PersonalDataVault(conn, clock, master))
+        return EventCodec(PersonalDataVault(conn, clock, master, day_keys))
     return codec_for

@@ -37,12 +37,18 @@ def address_subject(day: date) -> str:
 
 class PersonalDataVault:
     def __init__(self, conn: Connection, clock: Callable[[], datetime],
-                 master: MasterKeys = NO_MASTER):
+                 master: MasterKeys = NO_MASTER,
+                 day_keys: dict[str, bytes] | None = None):
         self._conn = conn
         self._clock = clock
         self._master = master
+        # Address day keys this process has used to seal, shared across transactions: the
+        # current day's key is never swept (retention is at least a day), so sealing with
+        # it needs no query. Only sealing uses it; opening always asks the database.
+        self._day_keys = day_keys if day_keys is not None else {}
         self._keys: dict[str, bytes | None] = {}
         self._new: set[str] = set()
+        self._created: set[str] = set()  # keys this transaction made
         self._pseudonym_key: bytes | None = None
 
     def pseudonym(self, kind: str, value: str) -> str:
@@ -60,7 +66,16 @@ class PersonalDataVault:
         self._new.add(subject_id)
 
     def seal(self, subject_id: str, payload: dict[str, Any], aad: str) -> dict[str, str]:
-        key = self._key(subject_id, create=True)
+        key = self._day_keys.get(subject_id) if subject_id.startswith(ADDRESS_PREFIX) \
+            else None
+        if key is None:
+            key = self._key(subject_id, create=True)
+            if subject_id.startswith(ADDRESS_PREFIX) and subject_id not in self._created:
+                # committed before this transaction began: safe to share (a key made in
+                # this transaction would vanish with a rollback)
+                if len(self._day_keys) > 4:
+                    self._day_keys.clear()
+                self._day_keys[subject_id] = key  # type: ignore[assignment]
         assert key is not None
         nonce = os.urandom(12)
         plaintext = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -132,6 +147,8 @@ class PersonalDataVault:
                 "created_at": self._clock()},
             ).scalar_one_or_none()
             key = fresh if won is not None else self._load(subject_id)  # a racer's key won
+            if won is not None:
+                self._created.add(subject_id)
         if len(self._keys) > 10_000:
             self._keys.clear()
         self._keys[subject_id] = key
