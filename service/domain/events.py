@@ -320,7 +320,7 @@ EVENT_TYPES: dict[str, type] = {
 ADMIN_ACTION_TYPES = (
     ArticleRegistered.TYPE, ArticleClosed.TYPE, ArticleReopened.TYPE,
     *(cls.TYPE for cls in ADMIN_EVENTS),
-    AuthorLookedUp.TYPE, AuthorExported.TYPE, AuthorErased.TYPE,
+    AuthorLookedUp.TYPE, AuthorExported.TYPE, AuthorErased.TYPE, AddressesSwept.TYPE,
 )
 
 

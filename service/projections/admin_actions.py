@@ -5,6 +5,9 @@ deleting and re-keying webhook endpoints are events in the log like any decision
 model keeps who did which, when, with the event's stored data (which never holds a token,
 a token hash or a secret), indexed by actor and type so an auditor's filters are index
 lookups on both databases.
+
+A type added to ADMIN_ACTION_TYPES needs a migration that copies the events of that type
+already in the log (as 0009 and 0010 do), so the live table stays what a replay gives.
 """
 
 from __future__ import annotations
