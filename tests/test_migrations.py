@@ -115,21 +115,25 @@ def test_later_admin_action_types_are_copied_by_their_migration(empty_database):
         engine.dispose()
 
 
-def test_address_sweeps_are_copied_into_admin_actions(empty_database):
+def test_address_sweeps_and_sanctions_are_copied_into_admin_actions(empty_database):
     from service.db import write_transaction
     from service.eventstore import ANY, EventStore, NewEvent
 
     engine = make_engine(empty_database)
     try:
-        upgrade(empty_database, "0009", engine=engine)
+        upgrade(empty_database, "0011", engine=engine)
         with write_transaction(engine) as conn:
             EventStore().append(conn, "retention-addresses", [NewEvent(
                 "addresses.swept", {"days": ["2026-11-01"]},
                 {"actor": {"id": "cron", "role": "admin"}})], ANY)
+            EventStore().append(conn, "author-x", [NewEvent(
+                "author.warned", {"author_id": "x"},
+                {"actor": {"id": "maya", "role": "moderator"}})], ANY)
         upgrade(empty_database, engine=engine)
         with engine.connect() as conn:
             rows = conn.execute(sa.text(
                 "SELECT position, type, actor_id FROM admin_actions")).all()
-        assert [tuple(r) for r in rows] == [(1, "addresses.swept", "cron")]
+        assert [tuple(r) for r in sorted(rows)] == [(1, "addresses.swept", "cron"),
+                                                    (2, "author.warned", "maya")]
     finally:
         engine.dispose()

@@ -321,6 +321,8 @@ ADMIN_ACTION_TYPES = (
     ArticleRegistered.TYPE, ArticleClosed.TYPE, ArticleReopened.TYPE,
     *(cls.TYPE for cls in ADMIN_EVENTS),
     AuthorLookedUp.TYPE, AuthorExported.TYPE, AuthorErased.TYPE, AddressesSwept.TYPE,
+    AuthorWarned.TYPE, AuthorSuspended.TYPE, AuthorBanned.TYPE, AuthorSanctionLifted.TYPE,
+    AuthorNoted.TYPE,
 )
 
 

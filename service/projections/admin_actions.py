@@ -7,7 +7,7 @@ a token hash or a secret), indexed by actor and type so an auditor's filters are
 lookups on both databases.
 
 A type added to ADMIN_ACTION_TYPES needs a migration that copies the events of that type
-already in the log (as 0009 and 0010 do), so the live table stays what a replay gives.
+already in the log (as 0009 and 0012 do), so the live table stays what a replay gives.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Administrative actions also list the sweeps of network addresses past their retention.
+"""Administrative actions also list address sweeps and author sanctions and notes.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03
 
 Events of those types already in the log are copied into `admin_actions`, exactly as a
@@ -14,15 +14,16 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSONDoc = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 UTC = sa.DateTime(timezone=True)
-TYPES = ("addresses.swept",)
+TYPES = ("addresses.swept", "author.warned", "author.suspended", "author.banned",
+         "author.sanction_lifted", "author.noted")
 PAGE = 2000
 
 events = sa.table(
