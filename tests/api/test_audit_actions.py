@@ -108,7 +108,7 @@ def test_a_refused_change_records_nothing(client, services, tokens):
     head = services.queries.head()
     stale = client.patch(f"/v1/webhooks/endpoints/{endpoint['id']}",
                          headers={**admin, "If-Match": '"7"'}, json={"description": "x"})
-    assert_error(stale, 412, "precondition_failed")
+    assert_error(stale, 409, "version_conflict")
     assert_error(client.delete("/v1/webhooks/endpoints/999", headers=admin), 404,
                  "webhook_endpoint_not_found")
     assert_error(client.post("/v1/webhooks/endpoints/999/rotate-secret", headers=admin), 404,
