@@ -28,7 +28,7 @@ from ..domain.events import (
     CommentSubmitted,
 )
 from ..domain.sanctions import BANNED, SUSPENDED, current_sanction
-from .base import Change, Projection, RowBatch, bulk_insert
+from .base import Change, Projection, RowBatch, bulk_insert, rows_by_keys, update_statement
 from .comments import comment_state
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -89,17 +89,14 @@ class AuthorProjection(Projection):
         unknown = sorted({e.comment_id for _, e in changes
                           if isinstance(e, CommentApproved | CommentRejected)}
                          - author_of.keys())
-        for i in range(0, len(unknown), 500):
-            author_of.update(conn.execute(
-                sa.select(whose.c.comment_id, whose.c.author_id)
-                .where(whose.c.comment_id.in_(unknown[i:i + 500]))).all())
+        if unknown:
+            author_of.update(rows_by_keys(conn, whose, "comment_id", unknown,
+                                          ("comment_id", "author_id")))
         wanted = set(author_of.values()) | {
             r.stream_id for r, _ in changes if r.stream_id.startswith(AUTHOR_STREAM_PREFIX)}
         rows: dict[str, dict[str, Any]] = {}
-        ids = sorted(wanted)
-        for i in range(0, len(ids), 500):
-            for row in conn.execute(sa.select(standing)
-                                    .where(standing.c.author_id.in_(ids[i:i + 500]))):
+        if wanted:
+            for row in rows_by_keys(conn, standing, "author_id", wanted):
                 rows[row.author_id] = dict(row._mapping)
         stored = set(rows)
 
@@ -144,10 +141,8 @@ class AuthorProjection(Projection):
         updates = [{"_key": a, **{f"_{k}": v for k, v in r.items() if k != "author_id"}}
                    for a, r in rows.items() if a in stored]
         if updates:
-            names = [c.name for c in standing.columns if c.name != "author_id"]
-            conn.execute(standing.update()
-                         .where(standing.c.author_id == sa.bindparam("_key"))
-                         .values({n: sa.bindparam(f"_{n}") for n in names}), updates)
+            names = tuple(c.name for c in standing.columns if c.name != "author_id")
+            conn.execute(update_statement(standing, "author_id", names), updates)
 
 
 def _sanction(row: dict[str, Any], kind: str | None, until: datetime | None,

@@ -148,12 +148,39 @@ def _build(shape: tuple) -> Any:
         return statement.on_conflict_do_update(
             index_elements=list(keys),
             set_={n: table.c[n] + statement.excluded[n] for n in names})
+    if kind in ("select", "select_in"):
+        key, names = rest
+        query = sa.select(*(table.c[n] for n in names)) if names else sa.select(table)
+        if kind == "select":
+            return query.where(table.c[key] == sa.bindparam("_key"))
+        return query.where(table.c[key].in_(sa.bindparam("_keys", expanding=True)))
     if kind == "add":
         keys, names = rest
         return table.update().where(
             *(table.c[k] == sa.bindparam(f"_k_{k}") for k in keys)
         ).values({n: table.c[n] + sa.bindparam(f"_d_{n}") for n in names})
     raise ValueError(kind)
+
+
+def update_statement(table: sa.Table, key: str, names: tuple[str, ...]) -> Any:
+    """UPDATE table SET n = :_n, ... WHERE key = :_key, built once per shape."""
+    return _statement(("update", table, key, names))
+
+
+def rows_by_keys(conn: Connection, table: sa.Table, key: str, keys: Any,
+                 columns: Sequence[str] | None = None) -> list[Any]:
+    """The rows whose `key` column is one of `keys`, with statements built once (one key,
+    the usual case inline, is an equality rather than an IN list)."""
+    keys = sorted(keys)
+    names = tuple(columns) if columns else None
+    if len(keys) == 1:
+        return conn.execute(_statement(("select", table, key, names)),
+                            {"_key": keys[0]}).all()
+    found = []
+    for i in range(0, len(keys), 500):
+        found += conn.execute(_statement(("select_in", table, key, names)),
+                              {"_keys": keys[i:i + 500]}).all()
+    return found
 
 
 def delete_keys(conn: Connection, table: sa.Table, key: str, keys: Any) -> None:
