@@ -46,6 +46,9 @@ def test_services_and_their_order():
     storage = services["api"]["environment"]["MODERATION_RATE_LIMIT_STORAGE_URI"]
     assert storage.startswith("redis://redis:6379/")
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
+    for name in ("api", "dispatcher"):  # checkpoints signed and listed with the same key
+        assert services[name]["environment"]["MODERATION_SIGNING_KEY"] == (
+            "${MODERATION_SIGNING_KEY:-}")
 
 
 @pytest.mark.parametrize("name", ["migrate", "api", "dispatcher"])
