@@ -126,6 +126,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     submit = "articles.ArticleComments"
     app.view_functions[submit] = limiter.limit(
         settings.submit_rate_limit, methods=["POST"])(app.view_functions[submit])
+    report = "reports.Reports"  # reader reports: public too, limited the same way
+    app.view_functions[report] = limiter.limit(
+        settings.submit_rate_limit, methods=["POST"])(app.view_functions[report])
 
     app.extensions["moderation"] = Runtime(
         settings=settings, services=services,

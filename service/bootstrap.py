@@ -20,6 +20,7 @@ from .application.live import StreamHub
 from .application.privacy import Privacy
 from .application.proofs import Proofs
 from .application.queries import ModerationQueries
+from .application.reports import ReaderReports
 from .audit.signing import SigningKeyError, load_signer
 from .config import Settings
 from .db import make_engine
@@ -57,6 +58,7 @@ class Services:
     exports: AuditExport | None = None
     sanctions: AuthorSanctions | None = None
     authors: AuthorQueries | None = None
+    reports: ReaderReports | None = None
 
     def close(self) -> None:
         if self.streams is not None:
@@ -108,4 +110,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                                       poll_seconds=settings.stream_poll_seconds,
                                       max_open=settings.stream_max_open),
                     sanctions=AuthorSanctions(moderation),
-                    authors=AuthorQueries(engine, store, clock, codec_for))
+                    authors=AuthorQueries(engine, store, clock, codec_for),
+                    reports=ReaderReports(moderation, settings.reports_withhold_at))

@@ -26,6 +26,7 @@ from service.application.commands import (
     SuspendAuthor,
     WarnAuthor,
 )
+from service.application.reports import DismissReports, ReportComment
 from service.db import write_transaction
 from service.domain.errors import DomainError
 from service.eventstore import ANY, NewEvent
@@ -47,6 +48,8 @@ command = st.one_of(
     st.tuples(st.just("reopen"), st.sampled_from(["a1", "a2"])),
     st.tuples(st.sampled_from(["warn", "suspend", "ban", "lift", "note"]), st.integers(0, 3),
               st.booleans()),
+    st.tuples(st.just("report"), st.integers(0, 30), st.integers(0, 2)),
+    st.tuples(st.just("dismiss"), st.integers(0, 30)),
 )
 
 
@@ -85,6 +88,14 @@ def run(services, commands, state, authors=None):
                 authors[author] = services.queries.comment(r.id)["author_id"]
             elif cmd[0] in ("warn", "suspend", "ban", "lift", "note"):
                 _sanction(services, cmd, authors)
+            elif cmd[0] == "report" and state:
+                services.reports.report(ReportComment(
+                    state[cmd[1] % len(state)], "threats", None, f"198.51.100.{cmd[2]}"),
+                    Context())
+            elif cmd[0] == "dismiss" and state:
+                cid = state[cmd[1] % len(state)]
+                services.reports.dismiss(DismissReports(
+                    cid, services.queries.comment(cid)["version"]), MODS[2])
             elif cmd[0] == "close":
                 services.moderation.close_article(CloseArticle(cmd[1], cmd[2]), MODS[0])
             elif cmd[0] == "reopen":

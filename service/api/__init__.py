@@ -18,6 +18,7 @@ from . import (
     health,
     privacy,
     queue,
+    reports,
     stats,
     stream,
 )
@@ -25,6 +26,7 @@ from . import (
 BLUEPRINTS = (
     health.blp, guidelines.blp, articles.blp, comments.blp, queue.blp, events.blp,
     audit.blp, stats.blp, privacy.blp, stream.blp, authors.blp,
+    reports.blp,
 )
 
 

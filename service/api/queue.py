@@ -21,7 +21,9 @@ class Queue(MethodView):
     @blp.response(200, QueuePageSchema)
     @blp.alt_response(400, response="BAD_REQUEST")
     def get(self, args):
-        """List pending comments with their total count, oldest, newest or riskiest first."""
+        """List pending comments (or, with state=reported, reported ones) and their count."""
+        if args["state"] == "reported":
+            return _reported(args)
         sort, limit = args["sort"], args["limit"]
         kind = f"queue-{sort}"
         score_key = "risk" if sort == "risk" else None
@@ -34,3 +36,14 @@ class Queue(MethodView):
         return {"items": items[:limit], "total": total,
                 "next_cursor": cursors.next_cursor(kind, items, limit, "submitted_position",
                                                    score_key)}
+
+
+def _reported(args: dict) -> dict:
+    """Most open reports first, then riskiest, then oldest; paged by an opaque cursor."""
+    limit = args["limit"]
+    offset = cursors.decode("queue-reported", args["cursor"]) or 0
+    items, total = runtime().services.queries.reported(
+        article_id=args["article_id"], offset=offset, limit=limit + 1)
+    more = len(items) > limit
+    return {"items": items[:limit], "total": total,
+            "next_cursor": cursors.encode("queue-reported", offset + limit) if more else None}

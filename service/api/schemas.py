@@ -165,6 +165,27 @@ class AuthorNoteInSchema(AuthorChangeInSchema):
         "description": "A moderator's note about the author (up to 2000 characters)."})
 
 
+class ReportInSchema(StrictSchema):
+    reason = fields.String(required=True, metadata={
+        "description": "A guideline code from GET /v1/guidelines."})
+    note = fields.String(load_default=None, allow_none=True, metadata={
+        "description": "Optional words for the moderators (sealed, up to 2000 characters)."})
+
+
+class DismissInSchema(ApproveInSchema):
+    pass
+
+
+class ReportSchema(ma.Schema):
+    comment_id = fields.String(required=True)
+    counted = fields.Boolean(required=True, metadata={
+        "description": "False when this reader had already reported the comment."})
+    withheld = fields.Boolean(required=True, metadata={
+        "description": "The comment is withheld from readers until a moderator resolves "
+                       "its reports (MODERATION_REPORTS_WITHHOLD_AT)."})
+    reported_at = fields.DateTime(required=True)
+
+
 class PageArgsSchema(StrictSchema):
     cursor = fields.String(load_default=None, metadata={
         "description": "next_cursor from the previous page."})
@@ -179,6 +200,11 @@ class QueueArgsSchema(PageArgsSchema):
     flag = fields.String(load_default=None, validate=validate.OneOf(FLAG_CODES), metadata={
         "description": "Only comments the screening flagged with this code: a rule's "
                        "(link, shouting...) or a guideline's (profanity...)."})
+    state = fields.String(load_default="pending",
+                          validate=validate.OneOf(["pending", "reported"]), metadata={
+        "description": "reported: published comments with open reader reports, most "
+                       "reports first (then riskiest, then oldest); sort, flag and "
+                       "unclaimed apply to the pending queue only."})
     unclaimed = fields.Boolean(load_default=False, metadata={
         "description": "Leave out comments another moderator has claimed (live claims); "
                        "the caller's own claims stay."})
@@ -401,6 +427,13 @@ class QueueItemSchema(CommentSchema):
         "description": "Who is handling the comment now, or null. Advisory only."})
     author = fields.Nested(AuthorSummarySchema, allow_none=True, required=True, metadata={
         "description": "The author's counts and live sanction."})
+    open_reports = fields.Integer(metadata={
+        "description": "state=reported only: reports since the last resolution."})
+    total_reports = fields.Integer(metadata={"description": "state=reported only."})
+    reports = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "state=reported only: open reports per guideline code."})
+    withheld = fields.Boolean(metadata={
+        "description": "state=reported only: out of the public thread until resolved."})
 
 
 class QueuePageSchema(ma.Schema):
@@ -424,6 +457,11 @@ class DecisionSchema(ma.Schema):
     version = fields.Integer(required=True)
     position = fields.Integer(required=True)
     decided_at = fields.DateTime(required=True)
+
+
+class DismissalSchema(DecisionSchema):
+    dismissed = fields.Integer(required=True, metadata={
+        "description": "How many open reports were dismissed."})
 
 
 class DecisionSummarySchema(ma.Schema):

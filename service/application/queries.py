@@ -25,7 +25,7 @@ from ..domain.events import (
 )
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
-from ..projections import articles, authors, comments, public_threads, queue
+from ..projections import articles, authors, comments, public_threads, queue, reports
 from ..projections.runner import ProjectionRunner
 from ..screening.backtest import PastComment
 from .claims import claimed_by_others, live_claims
@@ -194,6 +194,20 @@ class ModerationQueries:
         return [{**details[r["comment_id"]], **r, "claim": held.get(r["comment_id"]),
                  "author": standing.get(details[r["comment_id"]]["author_id"])}
                 for r in page], total
+
+    def reported(self, *, article_id: str | None = None, offset: int = 0,
+                 limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+        """Published comments with open reader reports, most reports first (then riskiest,
+        then oldest), each with its open reports per reason and its author's record."""
+        now = self.clock()
+        with read_transaction(self.engine) as conn:
+            items, total = reports.reported_page(conn, article_id=article_id, offset=offset,
+                                                 limit=limit)
+            ids = [i["comment_id"] for i in items]
+            held = live_claims(conn, ids, now)
+            standing = authors.summaries(conn, [i["author_id"] for i in items], now)
+        return [{**i, "claim": held.get(i["comment_id"]),
+                 "author": standing.get(i["author_id"])} for i in items], total
 
     def public_thread(self, article_id: str, *, after: int | None = None,
                       limit: int = 50) -> list[dict[str, Any]]:

@@ -102,6 +102,41 @@ class ArticleReopened:
     reopened_at: datetime
 
 
+@dataclass(frozen=True)
+class CommentReported:
+    """A reader reported a published comment. The reporter is a keyed hash of their network
+    address, sealed with their note under a key of this report's own (`report_subject`,
+    random), so nothing in the log links two reports by one reader. `counted` is false for
+    a reporter's second report of the same comment; `withheld` says the open reports reached
+    MODERATION_REPORTS_WITHHOLD_AT and the comment left the public thread."""
+
+    TYPE = "comment.reported"
+    PERSONAL = ("reporter", "note")
+    SUBJECT = "report_subject"
+    comment_id: str
+    article_id: str
+    reason: str
+    report_subject: str
+    reporter: str | None
+    note: str | None
+    counted: bool
+    withheld: bool
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
+class CommentReportsDismissed:
+    """A moderator kept a reported comment published; its open reports are resolved."""
+
+    TYPE = "comment.reports_dismissed"
+    comment_id: str
+    article_id: str
+    moderator_id: str
+    dismissed: int
+    note: str | None
+    dismissed_at: datetime
+
+
 # -- authors: what moderators did about a (pseudonymous) author, on the author's stream ---
 # `PERSONAL` fields (a moderator's words about a person) are sealed under the author's key
 # like the comment text, so erasing the author erases them too; None once erased or for a
@@ -306,14 +341,16 @@ PLAIN_EVENTS = (*ADMIN_EVENTS, AuditCheckpoint, AuthorErased, AuthorLookedUp, Au
 
 DomainEvent = (
     ArticleRegistered | CommentSubmitted | CommentScreened | CommentApproved | CommentRejected
-    | ArticleClosed | ArticleReopened | AuthorEvent | AdminEvent | AuditCheckpoint
+    | ArticleClosed | ArticleReopened | CommentReported | CommentReportsDismissed
+    | AuthorEvent | AdminEvent | AuditCheckpoint
     | AuthorErased | AuthorLookedUp | AuthorExported | AddressesSwept
 )
 DECISIONS = (CommentApproved, CommentRejected)
 EVENT_TYPES: dict[str, type] = {
     cls.TYPE: cls
     for cls in (ArticleRegistered, CommentSubmitted, CommentScreened, CommentApproved,
-                CommentRejected, ArticleClosed, ArticleReopened, *AUTHOR_EVENTS,
+                CommentRejected, ArticleClosed, ArticleReopened, CommentReported,
+                CommentReportsDismissed, *AUTHOR_EVENTS,
                 *PLAIN_EVENTS)
 }
 # What GET /v1/audit/actions lists: everything done to the service rather than to a comment.

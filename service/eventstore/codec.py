@@ -82,7 +82,7 @@ class EventCodec:
                     {"network_address": event.network_address}, address_aad(event.comment_id))
             data["personal"] = self._vault.seal(event.author_id, personal, event.comment_id)
         elif sealed := getattr(event, "PERSONAL", ()):
-            subject = event.author_id  # type: ignore[union-attr]
+            subject = getattr(event, getattr(event, "SUBJECT", "author_id"))
             personal = {name: data.pop(name) for name in sealed}
             data["personal"] = self._vault.seal(subject, personal, _aad(event.TYPE, subject))
         if isinstance(event, CommentRejected):
@@ -141,7 +141,8 @@ class EventCodec:
         if cls is CommentScreened:
             return self._screened(data, personal)
         if sealed := getattr(cls, "PERSONAL", ()):
-            opened = self._vault.open(data["personal"], _aad(cls.TYPE, data["author_id"])) \
+            subject = data[getattr(cls, "SUBJECT", "author_id")]
+            opened = self._vault.open(data["personal"], _aad(cls.TYPE, subject)) \
                 if personal and "personal" in data else None
             return _plain(cls, {**data, **{n: (opened or {}).get(n) for n in sealed}})
         if cls is ArticleRegistered:

@@ -13,6 +13,8 @@ from ..domain.events import (
     AuthorErased,
     CommentApproved,
     CommentRejected,
+    CommentReported,
+    CommentReportsDismissed,
     CommentScreened,
     CommentSubmitted,
 )
@@ -80,6 +82,8 @@ class CommentStateProjection(Projection):
                                 guideline_version=event.guideline_version, note=event.note,
                                 decided_by=event.moderator_id, decided_at=event.decided_at,
                                 **moved)
+                case CommentReported() | CommentReportsDismissed():
+                    rows.update(event.comment_id, **moved)  # the version If-Match names
                 case AuthorErased():
                     rows.flush(conn)  # the erasure applies to everything before it
                     for ids in chunks(sorted(event.comment_ids)):

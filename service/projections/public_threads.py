@@ -9,7 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import UTCDateTime, metadata
-from ..domain.events import AuthorErased, CommentApproved, CommentRejected, CommentSubmitted
+from ..domain.events import (
+    AuthorErased,
+    CommentApproved,
+    CommentRejected,
+    CommentReported,
+    CommentReportsDismissed,
+    CommentSubmitted,
+)
 from .base import Change, Projection, RowBatch
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -30,6 +37,9 @@ public_comments = sa.Table(
     # the author was erased: the comment stays as a placeholder (no name, no text) so
     # replies keep their place in the thread
     sa.Column("erased", sa.Boolean(), nullable=False),
+    # enough open reader reports (MODERATION_REPORTS_WITHHOLD_AT): out of the thread until
+    # a moderator dismisses them or rejects the comment
+    sa.Column("withheld", sa.Boolean(), nullable=False),
     sa.Index(None, "article_id", "submitted_position",
              postgresql_where=sa.text("approved_at IS NOT NULL"),
              sqlite_where=sa.text("approved_at IS NOT NULL")),
@@ -51,11 +61,16 @@ class PublicThreadProjection(Projection):
                         parent_id=event.parent_id, author_name=event.author_name,
                         body=event.body, submitted_at=event.submitted_at,
                         submitted_position=recorded.position, approved_at=None,
-                        erased=False))
+                        erased=False, withheld=False))
                 case CommentApproved():
-                    rows.update(event.comment_id, approved_at=event.decided_at)
+                    rows.update(event.comment_id, approved_at=event.decided_at,
+                                withheld=False)
+                case CommentReported() if event.withheld:
+                    rows.update(event.comment_id, withheld=True)
+                case CommentReportsDismissed():
+                    rows.update(event.comment_id, withheld=False)
                 case CommentRejected():
-                    rows.update(event.comment_id, approved_at=None)
+                    rows.update(event.comment_id, approved_at=None, withheld=False)
                 case AuthorErased():
                     for comment_id in event.comment_ids:
                         rows.update(comment_id, author_name=None, body=None, erased=True)
@@ -70,7 +85,8 @@ def public_thread(
     query = (
         sa.select(t.c.comment_id, t.c.article_id, t.c.parent_id, t.c.author_name, t.c.body,
                   t.c.submitted_at, t.c.approved_at, t.c.submitted_position, t.c.erased)
-        .where(t.c.article_id == article_id, t.c.approved_at.is_not(None))
+        .where(t.c.article_id == article_id, t.c.approved_at.is_not(None),
+               t.c.withheld.is_(False))
         .order_by(t.c.submitted_position)
         .limit(limit)
     )

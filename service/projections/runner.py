@@ -34,6 +34,7 @@ from .decision_log import DecisionLogProjection
 from .moderator_activity import ModeratorActivityProjection
 from .public_threads import PublicThreadProjection
 from .queue import QueueProjection
+from .reports import ReportProjection
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ ALL_PROJECTIONS: tuple[type[Projection], ...] = (
     DecisionLogProjection,
     AdminActionsProjection,
     AuthorProjection,
+    ReportProjection,
 )
 REBUILD_PREFIX = "rebuild_"
 

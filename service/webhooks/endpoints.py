@@ -27,7 +27,8 @@ from . import signing
 SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected",
                 "article.closed", "article.reopened", "audit.checkpoint",
                 "author.erased", "author.warned", "author.suspended", "author.banned",
-                "author.sanction_lifted", "author.noted")
+                "author.sanction_lifted", "author.noted", "comment.reported",
+                "comment.reports_dismissed")
 PING = "webhook.ping"
 MAX_OLD_SECRETS = 10
 MAX_DESCRIPTION = 500

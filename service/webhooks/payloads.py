@@ -31,6 +31,8 @@ from ..domain.events import (
     AuthorWarned,
     CommentApproved,
     CommentRejected,
+    CommentReported,
+    CommentReportsDismissed,
     CommentScreened,
     CommentSubmitted,
     DomainEvent,
@@ -90,6 +92,13 @@ def event_payload(recorded: RecordedEvent, event: DomainEvent) -> dict[str, Any]
             data.update(lifted=event.lifted, lifted_at=iso(event.lifted_at))
         else:
             data.update(noted_at=iso(event.noted_at))
+    elif isinstance(event, CommentReported):
+        # who reported and what they wrote are personal data: never sent
+        data.update(article_id=event.article_id, reason=event.reason, counted=event.counted,
+                    withheld=event.withheld, reported_at=iso(event.reported_at))
+    elif isinstance(event, CommentReportsDismissed):
+        data.update(article_id=event.article_id, moderator_id=event.moderator_id,
+                    dismissed=event.dismissed, dismissed_at=iso(event.dismissed_at))
     elif isinstance(event, CommentSubmitted):
         data.update(article_id=event.article_id, parent_id=event.parent_id,
                     author_id=event.author_id, status="pending",

@@ -28,6 +28,8 @@ ENDPOINTS = {
     ("post", "/v1/authors/{author_id}/suspensions"), ("post", "/v1/authors/{author_id}/bans"),
     ("post", "/v1/authors/{author_id}/sanctions/lift"),
     ("post", "/v1/authors/{author_id}/notes"),
+    ("post", "/v1/comments/{comment_id}/reports"),
+    ("post", "/v1/comments/{comment_id}/reports/dismiss"),
     ("get", "/v1/queue"), ("get", "/v1/comments/{comment_id}"),
     ("get", "/v1/comments/{comment_id}/events"), ("post", "/v1/comments/{comment_id}/approve"),
     ("post", "/v1/comments/{comment_id}/reject"),
@@ -50,7 +52,7 @@ ENDPOINTS = {
     ("post", "/v1/authors/{author_id}/erasure"),
 }
 PUBLIC = {"/healthz", "/readyz", "/v1/guidelines", "/v1/articles/{article_id}",
-          "/v1/articles/{article_id}/comments"}
+          "/v1/articles/{article_id}/comments", "/v1/comments/{comment_id}/reports"}
 
 
 def test_openapi_document_describes_every_endpoint(client):

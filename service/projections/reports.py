@@ -1,0 +1,152 @@
+"""Reader reports: which published comments have open reports, how many per reason, and
+who (as a keyed hash, never an address) has already reported each comment.
+
+A comment is on the reported queue while it has open reports; a dismissal or a rejection
+resolves them (the row stays, with no open reports, and the next report opens it again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import UTCDateTime, metadata
+from ..domain.events import (
+    CommentApproved,
+    CommentRejected,
+    CommentReported,
+    CommentReportsDismissed,
+)
+from .base import Change, Projection, RowBatch, bulk_insert
+from .comments import comment_state
+
+reported_comments = sa.Table(
+    "reported_comments",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("open_reports", sa.Integer(), nullable=False),
+    sa.Column("total_reports", sa.Integer(), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=True),
+    sa.Column("last_reported_at", UTCDateTime(), nullable=False),
+    sa.Column("withheld", sa.Boolean(), nullable=False),
+    sa.Index(None, "open_reports"),
+)
+
+report_reasons = sa.Table(
+    "report_reasons",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("reason", sa.String(50), primary_key=True),
+    sa.Column("open_reports", sa.Integer(), nullable=False),
+)
+
+# keyed hashes of the reporters' addresses, only to count each reporter once per comment
+comment_reporters = sa.Table(
+    "comment_reporters",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("reporter", sa.String(64), primary_key=True),
+)
+
+
+class ReportProjection(Projection):
+    name = "reports"
+    live_tables = (reported_comments, report_reasons, comment_reporters)
+
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
+        table, reasons, reporters = self.tables
+        relevant = [(r, e) for r, e in changes if isinstance(
+            e, CommentReported | CommentReportsDismissed | CommentRejected | CommentApproved)]
+        if not relevant:
+            return
+        ids = sorted({e.comment_id for _, e in relevant})
+        rows: dict[str, dict[str, Any]] = {}
+        counts: dict[tuple[str, str], int] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows.update({r.comment_id: dict(r._mapping) for r in conn.execute(
+                sa.select(table).where(table.c.comment_id.in_(chunk)))})
+            counts.update({(r.comment_id, r.reason): r.open_reports for r in conn.execute(
+                sa.select(reasons).where(reasons.c.comment_id.in_(chunk)))})
+        stored, stored_counts = set(rows), dict(counts)
+        seen: list[dict[str, str]] = []
+        for _, event in relevant:
+            row = rows.get(event.comment_id)
+            if isinstance(event, CommentReported):
+                if row is None:
+                    row = rows[event.comment_id] = dict(
+                        comment_id=event.comment_id, article_id=event.article_id,
+                        open_reports=0, total_reports=0, opened_at=None,
+                        last_reported_at=event.reported_at, withheld=False)
+                row["total_reports"] += 1
+                row["last_reported_at"] = event.reported_at
+                row["withheld"] = row["withheld"] or event.withheld
+                if event.counted:
+                    row["open_reports"] += 1
+                    row["opened_at"] = row["opened_at"] or event.reported_at
+                    key = (event.comment_id, event.reason)
+                    counts[key] = counts.get(key, 0) + 1
+                    if event.reporter is not None:
+                        seen.append({"comment_id": event.comment_id,
+                                     "reporter": event.reporter})
+            elif row is not None:  # resolved: dismissed, rejected (or approved again)
+                row.update(open_reports=0, opened_at=None, withheld=False)
+                for key in [k for k in counts if k[0] == event.comment_id]:
+                    counts[key] = 0
+        batch = RowBatch(table, "comment_id")
+        for comment_id, row in rows.items():
+            if comment_id in stored:
+                batch.update(comment_id, **{k: v for k, v in row.items()
+                                            if k != "comment_id"})
+            else:
+                batch.insert(row)
+        batch.flush(conn)
+        for key, n in counts.items():
+            if key not in stored_counts:
+                if n:
+                    conn.execute(reasons.insert().values(comment_id=key[0], reason=key[1],
+                                                         open_reports=n))
+            elif n == 0:
+                conn.execute(reasons.delete().where(reasons.c.comment_id == key[0],
+                                                    reasons.c.reason == key[1]))
+            elif n != stored_counts[key]:
+                conn.execute(reasons.update().where(reasons.c.comment_id == key[0],
+                                                    reasons.c.reason == key[1])
+                             .values(open_reports=n))
+        bulk_insert(conn, reporters, seen)
+
+
+def has_reported(conn: Connection, comment_id: str, reporter: str) -> bool:
+    t = comment_reporters
+    return conn.execute(sa.select(sa.literal(1)).where(
+        t.c.comment_id == comment_id, t.c.reporter == reporter)).first() is not None
+
+
+def reported_page(conn: Connection, *, article_id: str | None, offset: int,
+                  limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Comments with open reports: most reports first, then riskiest, then oldest."""
+    t, c = reported_comments, comment_state
+    where = [t.c.open_reports > 0]
+    if article_id is not None:
+        where.append(t.c.article_id == article_id)
+    query = (sa.select(c, t.c.open_reports, t.c.total_reports, t.c.opened_at,
+                       t.c.last_reported_at, t.c.withheld.label("withheld"))
+             .join(c, c.c.comment_id == t.c.comment_id).where(*where)
+             .order_by(t.c.open_reports.desc(), sa.func.coalesce(c.c.risk, 0).desc(),
+                       c.c.submitted_at, c.c.comment_id)
+             .offset(offset).limit(limit))
+    items = [dict(r._mapping) for r in conn.execute(query)]
+    total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one()
+    ids = [i["comment_id"] for i in items]
+    by_reason: dict[str, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        for r in conn.execute(sa.select(report_reasons)
+                              .where(report_reasons.c.comment_id.in_(ids))):
+            by_reason[r.comment_id][r.reason] = r.open_reports
+    for item in items:
+        item["reports"] = by_reason[item["comment_id"]]
+    return items, int(total)
