@@ -52,9 +52,13 @@ class Timestamp(fields.AwareDateTime):
 def FilterText(**kwargs: object) -> fields.String:  # noqa: N802 - a field factory
     """A query filter: 1..200 characters, none of them a control character (PostgreSQL
     cannot store NUL, and no id, code or name holds one)."""
-    return fields.String(validate=validate.Regexp(
-        r"\A[^\x00-\x1f\x7f]{1,200}\Z",
-        error="Must be 1 to 200 characters, without control characters."), **kwargs)
+    # Length is what OpenAPI shows (minLength/maxLength); the function refuses controls
+    return fields.String(validate=[validate.Length(min=1, max=200), _no_controls], **kwargs)
+
+
+def _no_controls(value: str) -> None:
+    if any(ch < "\x20" or ch == "\x7f" for ch in value):
+        raise ma.ValidationError("Must not contain control characters.")
 
 
 def StoredText(*, max_len: int, **kwargs: object) -> fields.String:  # noqa: N802
@@ -99,13 +103,15 @@ class ApproveInSchema(StrictSchema):
 
 
 class RejectInSchema(ApproveInSchema):
-    reasons = fields.List(fields.String(), required=True, metadata={
+    reasons = fields.List(fields.String(validate=validate.Length(min=1)), required=True,
+                          validate=validate.Length(min=1), metadata={
         "description": "Guideline codes from GET /v1/guidelines; at least one."})
 
 
 class ArticleInSchema(StrictSchema):
-    id = fields.String(required=True, metadata={"description": "The site's article id."})
-    title = fields.String(required=True)
+    id = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "description": "The site's article id: letters, digits, '.', '_', '-'."})
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     url = fields.String(load_default=None, allow_none=True)
     language = fields.String(load_default=None, allow_none=True)
     published_at = Timestamp(load_default=None, allow_none=True)
@@ -187,7 +193,7 @@ class ReportSchema(ma.Schema):
 
 
 class PageArgsSchema(StrictSchema):
-    cursor = fields.String(load_default=None, metadata={
+    cursor = fields.String(load_default=None, validate=validate.Length(min=1), metadata={
         "description": "next_cursor from the previous page."})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
