@@ -88,3 +88,11 @@ def test_only_the_api_inherits_the_http_healthcheck_and_the_build_context_is_sma
     for source in re.findall(r"^COPY (.+?) \S+$", DOCKERFILE, re.M):
         for path in source.split():
             assert path not in ignored, f"{path} is copied but ignored"
+
+
+def test_production_keys_come_from_the_environment_and_the_master_key_is_required():
+    env = COMPOSE["x-service-env"]
+    assert env["MODERATION_MASTER_KEY"].startswith("${MODERATION_MASTER_KEY:?")
+    assert env["MODERATION_SIGNING_KEY"].startswith("${MODERATION_SIGNING_KEY")
+    for name in ("migrate", "api", "dispatcher"):
+        assert COMPOSE["services"][name]["environment"]["MODERATION_MASTER_KEY"]
