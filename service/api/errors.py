@@ -49,7 +49,6 @@ from ..domain.errors import (
     ArticleIsClosed,
     AuthorIsBanned,
     AuthorIsSuspended,
-    CommentNotFound,
     Conflict,
     DecisionRefused,
     DomainError,
@@ -204,17 +203,9 @@ def _version_conflict(error: StaleVersion) -> Response:
 
     current = None
     headers: dict[str, str] = {}
-    try:
-        state = current_app.extensions["moderation"].services.queries.comment(
-            error.comment_id)
-        current = CommentSchema().dump(state)
-        headers["ETag"] = f'"{state["version"]}"'
-    except CommentNotFound:  # pragma: no cover - a comment is never deleted
-        pass
-    except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
-        # Flask does not hand an error raised inside an error handler to the handlers
-        # again (it would be a 500): answer a database failure here as the views get it.
-        return _database_failure(exc)
+    if error.current is not None:
+        current = CommentSchema().dump(error.current)
+        headers["ETag"] = f'"{error.current["version"]}"'
     winner = None
     if error.winner is not None:
         winner = DecisionSummarySchema().dump(decision_summary(error.winner))

@@ -12,7 +12,8 @@ class StaleVersion(DomainError):
 
     code = "version_conflict"
 
-    def __init__(self, comment_id: str, expected: int, actual: int, winner: Any = None):
+    def __init__(self, comment_id: str, expected: int, actual: int, winner: Any = None,
+                 current: dict[str, Any] | None = None):
         super().__init__(
             f"comment {comment_id} is at version {actual}, not {expected}",
             {"expected_version": [f"Current version is {actual}."]},
@@ -21,6 +22,7 @@ class StaleVersion(DomainError):
         self.expected = expected
         self.actual = actual
         self.winner = winner
+        self.current = current  # the comment's read-model state when the refusal was made
 
 
 class IdempotencyKeyReused(DomainError):

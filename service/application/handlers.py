@@ -11,8 +11,15 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from ..db import read_transaction
 from ..domain.article import Article, register_article, valid_article_id
-from ..domain.comment import DEFAULT_RULES, SubmissionRules, new_comment_id, submit_comment
+from ..domain.comment import (
+    DEFAULT_RULES,
+    Comment,
+    SubmissionRules,
+    new_comment_id,
+    submit_comment,
+)
 from ..domain.errors import ArticleIsClosed, CommentNotFound, ParentNotFound
 from ..domain.events import (
     CommentApproved,
@@ -26,6 +33,7 @@ from ..domain.guidelines import CATALOGUE, GuidelineCatalogue
 from ..domain.sanctions import check_may_comment
 from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
 from ..eventstore.personal_data import PersonalDataVault
+from ..projections import comments
 from ..projections.articles import get_article
 from ..projections.authors import submission_gate
 from ..projections.comments import author_history
@@ -88,6 +96,18 @@ class Moderation:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.engine, self.store, self.runner, self.clock,
                           self.runner.codec_for, self.followers)
+
+    def version_conflict(self, comment_id: str, expected: int) -> StaleVersion:
+        """Who won and what the comment is now, in one read-only transaction (no writer
+        lock): the refusal carries all its answer needs."""
+        with read_transaction(self.engine) as conn:
+            codec = self.runner.codec_for(conn)
+            history = self.store.read_stream(conn, comment_stream(comment_id))
+            comment = Comment.from_history(
+                comment_id, [codec.decode(r, personal=False) for r in history])
+            current = comments.get_comment(conn, comment_id)
+        return StaleVersion(comment_id, expected, comment.version, comment.last_decision,
+                            current)
 
     def register_article(self, cmd: RegisterArticle, ctx: Context) -> Recorded:
         event = register_article(
@@ -264,16 +284,13 @@ class Moderation:
             with self.unit_of_work() as uow:
                 comment = uow.load_comment(comment_id, personal=False)
                 if comment.version != expected:
-                    raise StaleVersion(comment_id, expected, comment.version,
-                                       comment.last_decision)
+                    raise self.version_conflict(comment_id, expected)
                 event: CommentApproved | CommentRejected = decide(comment, self.clock())
                 [rec] = uow.record(comment_stream(comment_id), [event], expected,
                                    ctx.metadata())
                 uow.commit()
-        except WrongExpectedVersion as exc:
-            with self.unit_of_work() as fresh:
-                winner = fresh.load_comment(comment_id, personal=False).last_decision
-            raise StaleVersion(comment_id, expected, exc.actual, winner) from None
+        except WrongExpectedVersion:  # lost the race at the insert itself
+            raise self.version_conflict(comment_id, expected) from None
         status = "approved" if isinstance(event, CommentApproved) else "rejected"
         log.info("comment %s %s by %s (version %d, position %d)", comment_id, status,
                  ctx.actor.id, rec.version, rec.position)

@@ -21,7 +21,6 @@ from ..domain.reports import dismiss_reports, report_comment
 from ..eventstore import WrongExpectedVersion
 from ..projections import reports as reports_model
 from .commands import Context
-from .errors import StaleVersion
 from .handlers import Moderation, _comment_id
 from .idempotency import recall, remember, request_fingerprint
 
@@ -105,16 +104,13 @@ class ReaderReports:
             with self.moderation.unit_of_work() as uow:
                 comment = uow.load_comment(comment_id)
                 if comment.version != cmd.expected_version:
-                    raise StaleVersion(comment_id, cmd.expected_version, comment.version,
-                                       comment.last_decision)
+                    raise self.moderation.version_conflict(comment_id, cmd.expected_version)
                 event = dismiss_reports(comment, ctx.actor.id, cmd.note, self.clock())
                 [rec] = uow.record(comment_stream(comment_id), [event], comment.version,
                                    ctx.metadata())
                 uow.commit()
-        except WrongExpectedVersion as exc:
-            with self.moderation.unit_of_work() as fresh:
-                winner = fresh.load_comment(comment_id).last_decision
-            raise StaleVersion(comment_id, cmd.expected_version, exc.actual, winner) from None
+        except WrongExpectedVersion:
+            raise self.moderation.version_conflict(comment_id, cmd.expected_version) from None
         log.info("reports on %s dismissed by %s", comment_id, ctx.actor.id)
         return {"id": comment_id, "status": "approved", "version": rec.version,
                 "position": rec.position, "decided_at": datetime.fromisoformat(

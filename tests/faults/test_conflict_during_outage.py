@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from service.app import create_app
 from service.application.commands import Actor, Context, RegisterArticle
 from service.db import write_transaction
+from service.projections import comments as comment_state
 from service.identity import tokens as api_tokens
 
 from .harness import ARTICLE, submission
@@ -45,7 +46,8 @@ def test_database_failure_while_answering_a_version_conflict_is_a_503(settings, 
         raise sa_exc.OperationalError(
             "SELECT ...", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(services.queries, "comment", database_gone)
+    # the refusal's one read of the winner and the current state meets the outage
+    monkeypatch.setattr(comment_state, "get_comment", database_gone)
     during = client.post(f"{comment}/reject", json={"reasons": ["threats"], "note": "late"},
                          headers={**auth, "If-Match": etag})
     assert during.status_code == 503, during.json
