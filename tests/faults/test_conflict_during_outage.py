@@ -15,8 +15,8 @@ from sqlalchemy import exc as sa_exc
 from service.app import create_app
 from service.application.commands import Actor, Context, RegisterArticle
 from service.db import write_transaction
-from service.projections import comments as comment_state
 from service.identity import tokens as api_tokens
+from service.projections import comments as comment_state
 
 from .harness import ARTICLE, submission
 
