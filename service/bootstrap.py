@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from . import logs
 from .application.access import Access
 from .application.authors import AuthorQueries, AuthorSanctions
+from .application.bulk import BulkDecisions
 from .application.checkpoints import Checkpoints
 from .application.claims import Claims
 from .application.commands import Actor, Context
@@ -59,6 +60,7 @@ class Services:
     sanctions: AuthorSanctions | None = None
     authors: AuthorQueries | None = None
     reports: ReaderReports | None = None
+    bulk: BulkDecisions | None = None
 
     def close(self) -> None:
         if self.streams is not None:
@@ -111,4 +113,5 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                                       max_open=settings.stream_max_open),
                     sanctions=AuthorSanctions(moderation),
                     authors=AuthorQueries(engine, store, clock, codec_for),
-                    reports=ReaderReports(moderation, settings.reports_withhold_at))
+                    reports=ReaderReports(moderation, settings.reports_withhold_at),
+                    bulk=BulkDecisions(moderation))

@@ -13,6 +13,7 @@ from . import (
     audit,
     authors,
     comments,
+    decisions,
     events,
     guidelines,
     health,
@@ -26,7 +27,7 @@ from . import (
 BLUEPRINTS = (
     health.blp, guidelines.blp, articles.blp, comments.blp, queue.blp, events.blp,
     audit.blp, stats.blp, privacy.blp, stream.blp, authors.blp,
-    reports.blp,
+    reports.blp, decisions.blp,
 )
 
 

@@ -320,3 +320,10 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(sa_exc.DBAPIError, _handle_dbapi_error)
     app.register_error_handler(ProjectionOutOfStep, _handle_out_of_step)
     app.register_error_handler(Exception, _handle_unexpected)
+
+
+def domain_error_body(error: DomainError) -> dict[str, Any]:
+    """The body a single request would get for this refusal (a bulk answer lists one per
+    failed item), built by the same handler."""
+    response = _handle_domain_error(error)
+    return response.get_json()

@@ -192,6 +192,21 @@ class ReportSchema(ma.Schema):
     reported_at = fields.DateTime(required=True)
 
 
+class BulkItemInSchema(StrictSchema):
+    comment_id = fields.String(required=True)
+    expected_version = fields.Integer(strict=True, required=True,
+                                      validate=validate.Range(min=0, max=MAX_POSITION))
+    action = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
+    reasons = fields.List(fields.String(), load_default=None, metadata={
+        "description": "For reject: guideline codes, at least one."})
+    note = fields.String(load_default=None, allow_none=True)
+
+
+class BulkInSchema(StrictSchema):
+    decisions = fields.List(fields.Nested(BulkItemInSchema), required=True,
+                            validate=validate.Length(min=1, max=100))
+
+
 class PageArgsSchema(StrictSchema):
     cursor = fields.String(load_default=None, validate=validate.Length(min=1), metadata={
         "description": "next_cursor from the previous page."})
@@ -468,6 +483,22 @@ class DecisionSchema(ma.Schema):
 class DismissalSchema(DecisionSchema):
     dismissed = fields.Integer(required=True, metadata={
         "description": "How many open reports were dismissed."})
+
+
+class BulkResultSchema(ma.Schema):
+    comment_id = fields.String(required=True)
+    ok = fields.Boolean(required=True)
+    status = fields.Integer(required=True, metadata={
+        "description": "The status the single decision would have answered."})
+    decision = fields.Nested(DecisionSchema, metadata={"description": "When ok."})
+    error = fields.Dict(metadata={
+        "description": "When not ok: the error body the single decision would have "
+                       "answered (a 409 with current and winning_decision, 422, 404)."})
+
+
+class BulkResultsSchema(ma.Schema):
+    results = fields.List(fields.Nested(BulkResultSchema), required=True, metadata={
+        "description": "One per item, in the order given."})
 
 
 class DecisionSummarySchema(ma.Schema):
