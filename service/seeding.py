@@ -7,22 +7,29 @@ the seed twice (or again after an interruption) adds nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .application.commands import (
     Actor,
     ApproveComment,
+    BanAuthor,
+    CloseArticle,
     Context,
+    NoteAuthor,
     RegisterArticle,
     RejectComment,
     SubmitComment,
+    SuspendAuthor,
+    WarnAuthor,
 )
 from .application.errors import ArticleExists
+from .application.reports import DismissReports, ReportComment
 from .bootstrap import Services
 
 DEFAULT_SEED = Path(__file__).resolve().parent.parent / "seeds" / "demo.json"
@@ -68,7 +75,57 @@ def seed(services: Services, data: dict[str, Any],
         report.decisions_made += _decide(services, result.id, result.version, item)
         if progress:
             progress(1)
+    if "desk" in data:
+        report.decisions_made += seed_desk(services, data["desk"], ids)
     return report
+
+
+def seed_desk(services: Services, desk: dict[str, Any], ids: dict[str, str]) -> int:
+    """Every state a moderator meets: a closed article, reported comments (one set already
+    dismissed), a suspended and a banned author with their history. Each step is applied
+    only where the log shows it missing, so seeding again adds nothing."""
+    made = 0
+    closed = desk["closed_article"]
+    with contextlib.suppress(ArticleExists):
+        services.moderation.register_article(RegisterArticle(
+            closed["id"], closed["title"], language=closed.get("language"),
+            published_at=datetime.fromisoformat(closed["published_at"])), SEED_ADMIN)
+    if not services.queries.article(closed["id"])["closed"]:
+        services.moderation.close_article(CloseArticle(closed["id"], closed["message"]),
+                                          Context(Actor(closed["moderator"], "moderator")))
+        made += 1
+    for n, entry in enumerate(desk["reports"]):
+        comment_id = ids[entry["comment"]]
+        for address in entry["from"]:
+            services.reports.report(ReportComment(
+                comment_id, entry["reason"], None, address,
+                f"seed-report:{entry['comment']}:{n}:{address}"), Context())
+        if entry.get("dismissed_by") and not any(
+                e["type"] == "comment.reports_dismissed"
+                for e in services.queries.history(comment_id, personal=False)):
+            services.reports.dismiss(DismissReports(
+                comment_id, services.queries.comment(comment_id)["version"], entry["note"]),
+                Context(Actor(entry["dismissed_by"], "moderator")))
+            made += 1
+    for kind in ("suspended", "banned"):
+        plan = desk[kind]
+        author_id = services.queries.comment(ids[plan["comment"]])["author_id"]
+        if services.authors.profile(author_id)["version"]:
+            continue
+        ctx = Context(Actor(plan["moderator"], "moderator"))
+        sanctions = services.sanctions
+        w = plan["warning"]
+        sanctions.warn(WarnAuthor(author_id, 0, w["reason"], w["note"]), ctx)
+        if kind == "suspended":
+            s = plan["suspension"]
+            until = services.clock() + timedelta(days=plan["days"])
+            sanctions.suspend(SuspendAuthor(author_id, 1, until, s["reason"], s["note"]), ctx)
+        else:
+            b = plan["ban"]
+            sanctions.ban(BanAuthor(author_id, 1, b["reason"], b["note"], True), ctx)
+            sanctions.note(NoteAuthor(author_id, 2, plan["author_note"]), ctx)
+        made += 1
+    return made
 
 
 def _decide(services: Services, comment_id: str, submitted_version: int,
