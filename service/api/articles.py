@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import datetime
 
 from flask import request
 from flask.views import MethodView
@@ -50,7 +49,7 @@ SUBMIT_NOTES = (
 )
 IF_MATCH = {
     "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string", "pattern": r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'},
+    "schema": {"type": "string", "pattern": r'^\s*"?[0-9]{1,18}"?\s*$'},
     "description": 'Optional: the article version (ETag of GET /v1/articles/{id}) this is '
                    "based on; a stale one answers 409 version_conflict.",
 }
@@ -170,7 +169,7 @@ class ArticleComments(MethodView):
         if result.replayed:
             headers["Idempotent-Replayed"] = "true"
         return ({"id": result.id, "article_id": article_id, "status": result.status,
-                 "submitted_at": datetime.fromisoformat(result.at), "version": result.version},
+                 "submitted_at": result.at, "version": result.version},
                 202, headers)
 
 

@@ -38,7 +38,7 @@ blp = Blueprint("authors", __name__, url_prefix="/v1/authors",
 
 IF_MATCH = {
     "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string", "pattern": r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'},
+    "schema": {"type": "string", "pattern": r'^\s*"?[0-9]{1,18}"?\s*$'},
     "description": 'The author\'s version, as the ETag of GET /v1/authors/{author_id} gives '
                    "it. Required unless the body has expected_version.",
 }

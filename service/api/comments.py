@@ -8,7 +8,6 @@ state and the winning decision.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -39,7 +38,7 @@ blp = Blueprint("comments", __name__, url_prefix="/v1/comments",
 
 IF_MATCH = {
     "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string", "pattern": r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'},
+    "schema": {"type": "string", "pattern": r'^\s*"?[0-9]{1,18}"?\s*$'},
     "description": 'The version the decision is based on, as the ETag gives it: "3". '
                    "Required unless the body has expected_version.",
 }
@@ -143,7 +142,7 @@ class CommentClaim(MethodView):
 
 def _decided(result: Any) -> tuple[dict, int, dict]:
     return ({"id": result.id, "status": result.status, "version": result.version,
-             "position": result.position, "decided_at": datetime.fromisoformat(result.at)},
+             "position": result.position, "decided_at": result.at},
             200, {"ETag": etag(result.version)})
 
 

@@ -67,7 +67,7 @@ class Recorded:
     version: int
     position: int
     status: str
-    at: str
+    at: datetime
     replayed: bool = False
 
 
@@ -123,7 +123,7 @@ class Moderation:
             uow.commit()
         log.info("article %s registered at position %d", event.article_id, rec.position)
         return Recorded(event.article_id, rec.version, rec.position, "registered",
-                        event.registered_at.isoformat())
+                        event.registered_at)
 
     def submit_comment(self, cmd: SubmitComment, ctx: Context) -> Recorded:
         """Record a reader's comment as pending. Safe to retry with the same idempotency key."""
@@ -149,7 +149,8 @@ class Moderation:
                 fingerprint = uow.vault.pseudonym("request", fingerprint)
                 earlier = recall(uow.conn, scope, cmd.idempotency_key, fingerprint)
                 if earlier is not None:
-                    return Recorded(**{**earlier, "replayed": True})
+                    return Recorded(**{**earlier, "at": datetime.fromisoformat(earlier["at"]),
+                                       "replayed": True})
             article_id = valid_article_id(cmd.article_id)
             self._check_article(uow, article_id)
             parent = None
@@ -178,10 +179,11 @@ class Moderation:
                              ids)[-1]
             self._check_gate(uow, article_id, event.author_id, first_seen)
             result = Recorded(event.comment_id, rec.version, rec.position, "pending",
-                              event.submitted_at.isoformat())
+                              event.submitted_at)
             if cmd.idempotency_key is not None:
                 remember(uow.conn, scope, cmd.idempotency_key, fingerprint,
-                         {k: v for k, v in result.__dict__.items() if k != "replayed"},
+                         {**{k: v for k, v in result.__dict__.items() if k != "replayed"},
+                          "at": result.at.isoformat()},
                          self.clock())
             uow.commit()
         # the position of comment.submitted: the append gave its events consecutive ones
@@ -248,7 +250,7 @@ class Moderation:
             uow.commit()
         log.info("article %s %s by %s at position %d", article_id, status, ctx.actor.id,
                  rec.position)
-        return Recorded(article_id, rec.version, rec.position, status, now.isoformat())
+        return Recorded(article_id, rec.version, rec.position, status, now)
 
     def _screen(self, uow: UnitOfWork, event: CommentSubmitted,
                 first_seen: bool) -> CommentScreened:
@@ -295,7 +297,7 @@ class Moderation:
         log.info("comment %s %s by %s (version %d, position %d)", comment_id, status,
                  ctx.actor.id, rec.version, rec.position)
         return Recorded(comment_id, rec.version, rec.position, status,
-                        event.decided_at.isoformat())
+                        event.decided_at)
 
 
 def email_author_id(vault: PersonalDataVault, email: str) -> str:
