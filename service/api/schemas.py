@@ -260,7 +260,8 @@ class StreamArgsSchema(StrictSchema):
 
 class WindowArgsSchema(StrictSchema):
     since = Timestamp(load_default=None, metadata={"description": "Inclusive start."})
-    until = Timestamp(load_default=None, metadata={"description": "Exclusive end."})
+    until = Timestamp(load_default=None, metadata={
+        "description": "Exclusive end; must be later than since (equal is refused: 422)."})
 
     @ma.validates_schema
     def _ordered(self, data: dict, **_: object) -> None:

@@ -51,7 +51,9 @@ EVENT_TYPE_NOTE = (f"Known types: {', '.join(SUBSCRIBABLE)}. Empty or absent mea
 class EndpointInSchema(StrictSchema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
         "description": "http(s) URL the events are POSTed to. Checked now and at every send: "
-                       "it must resolve only to public addresses."})
+                       "it must resolve only to public addresses (loopback, private, "
+                       "link-local and metadata addresses are refused with 422 unless the "
+                       "server runs with MODERATION_WEBHOOK_ALLOW_LOOPBACK=1)."})
     event_types = fields.List(fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
                               load_default=None, metadata={"description": EVENT_TYPE_NOTE})
     description = StoredText(max_len=MAX_DESCRIPTION, load_default=None, allow_none=True)
@@ -107,7 +109,8 @@ class DeliveryArgsSchema(StrictSchema):
     event_type = fields.String(load_default=None,
                                validate=validate.OneOf((*SUBSCRIBABLE, PING)))
     since = Timestamp(load_default=None, metadata={"description": "Made at or after."})
-    until = Timestamp(load_default=None, metadata={"description": "Made before."})
+    until = Timestamp(load_default=None, metadata={
+        "description": "Made before; must be later than since (equal is refused: 422)."})
     cursor = fields.String(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
@@ -119,7 +122,8 @@ class DeliveryArgsSchema(StrictSchema):
 
 class RecoverInSchema(StrictSchema):
     since = Timestamp(required=True)
-    until = Timestamp(load_default=None)
+    until = Timestamp(load_default=None, metadata={
+        "description": "Exclusive end; must be later than since (equal is refused: 422)."})
 
     @ma.validates_schema
     def _ordered(self, data: dict, **_: object) -> None:
