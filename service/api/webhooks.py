@@ -51,8 +51,8 @@ EVENT_TYPE_NOTE = (f"Known types: {', '.join(SUBSCRIBABLE)}. Empty or absent mea
 class EndpointInSchema(StrictSchema):
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000), metadata={
         "description": "http(s) URL the events are POSTed to. Checked now and at every send: "
-                       "it must resolve only to public addresses (loopback, private, "
-                       "link-local and metadata addresses are refused with 422 unless the "
+                       "it must resolve only to public addresses (private, link-local and "
+                       "metadata addresses are refused with 422, and loopback too unless the "
                        "server runs with MODERATION_WEBHOOK_ALLOW_LOOPBACK=1)."})
     event_types = fields.List(fields.String(validate=validate.OneOf(SUBSCRIBABLE)),
                               load_default=None, metadata={"description": EVENT_TYPE_NOTE})
