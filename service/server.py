@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import uuid
 from typing import Any
 
+from gevent import monkey
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
@@ -68,6 +70,10 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
 class ModerationWorker(GeventWorker):
     """A gevent worker whose protocol-level errors speak the API's JSON dialect."""
 
+    def patch(self) -> None:
+        super().patch()
+        _cooperative_psycopg()
+
     def init_process(self) -> None:
         # gunicorn writes its error pages through this one function (workers/base.py)
         gunicorn_util.write_error = write_json_error
@@ -75,6 +81,16 @@ class ModerationWorker(GeventWorker):
         prometheus_values.ValueClass = prometheus_values.get_value_class()
         telemetry.metrics.cache_clear()  # made anew on first use, counting into those files
         super().init_process()
+
+
+def _cooperative_psycopg() -> None:
+    """psycopg chooses how to wait for the server when it is first imported. The master
+    imported it before gevent patched anything (it migrates the database), so the C wait
+    was chosen, and it would block every greenlet of a worker while one waits for a row
+    lock another of them holds. Choose again, now that `select` is cooperative."""
+    waiting = sys.modules.get("psycopg.waiting")
+    if waiting is not None and monkey.is_module_patched("select"):
+        waiting.wait = waiting.wait_select  # calls select.select, which gevent replaced
 
 
 def _worker_exited(server: Any, worker: Any) -> None:

@@ -87,3 +87,35 @@ def test_protocol_refusals_speak_the_error_format(tmp_path: Path, serve, request
     assert set(body) == {"status", "code", "message", "errors", "request_id"}
     assert body["status"] == status and body["request_id"] == headers["x-request-id"]
     assert body["code"].isidentifier() and body["message"].endswith(".")
+
+
+def test_a_request_waiting_for_a_postgres_lock_does_not_stall_its_worker(private_postgres,
+                                                                         serve):
+    """One worker: a submission waits on the log's head row, which the test holds locked;
+    meanwhile the same worker must go on answering (psycopg must wait cooperatively)."""
+    import threading
+
+    import sqlalchemy as sa
+
+    url = private_postgres.url
+    prepare(url)
+    server = serve(server_env(url), 1)
+    holder = sa.create_engine(url)
+    answers: list = []
+    try:
+        with holder.connect() as conn, conn.begin():
+            conn.exec_driver_sql("SELECT last_position FROM event_store_head FOR UPDATE")
+            waiting = threading.Thread(target=lambda: answers.append(call(
+                server.base, "POST", f"/v1/articles/{ARTICLE}/comments",
+                {"author": {"name": "Waiter"}, "body": "Waiting for the head row."},
+                {"Idempotency-Key": "lock-wait"}, timeout=20)))
+            waiting.start()
+            time.sleep(0.5)  # the submission is now blocked on the row lock
+            for _ in range(5):
+                reply = call(server.base, "GET", "/healthz", timeout=3)
+                assert reply.status == 200 and reply.elapsed < 1, reply.describe()
+            assert waiting.is_alive()
+        waiting.join(timeout=20)
+    finally:
+        holder.dispose()
+    assert answers and answers[0].status == 202, answers[0].describe()
