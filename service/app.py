@@ -132,7 +132,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
 
     app.extensions["moderation"] = Runtime(
         settings=settings, services=services,
-        audit=AuditQueries(services.engine, services.clock),
+        audit=AuditQueries(services.engine, services.clock, services.store),
         limiter=limiter, schema_head=migrate.head_revision())
     return app
 

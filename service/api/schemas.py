@@ -758,6 +758,17 @@ class TimeToDecisionSchema(ma.Schema):
     p95_seconds = fields.Float(allow_none=True, required=True)
 
 
+class ReportStatsSchema(ma.Schema):
+    received = fields.Integer(required=True, metadata={
+        "description": "Reader reports recorded in the window (repeats included)."})
+    resolved = fields.Integer(required=True, metadata={
+        "description": "Comments whose open reports were resolved in the window."})
+    dismissed = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    median_seconds_to_resolution = fields.Float(allow_none=True, required=True, metadata={
+        "description": "From a comment's first open report to its resolution."})
+
+
 class StatsSchema(ma.Schema):
     generated_at = fields.DateTime(required=True)
     since = fields.DateTime(allow_none=True, required=True)
@@ -770,6 +781,11 @@ class StatsSchema(ma.Schema):
                                           values=fields.Nested(DecisionCountsSchema),
                                           required=True)
     time_to_decision = fields.Nested(TimeToDecisionSchema, required=True)
+    reports = fields.Nested(ReportStatsSchema, required=True)
+    sanctions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                            metadata={"description": "Author sanctions recorded in the "
+                                                     "window, by type (warned, suspended, "
+                                                     "banned, sanction_lifted)."})
 
 
 class HealthSchema(ma.Schema):

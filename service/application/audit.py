@@ -9,13 +9,17 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ..db import read_transaction
-from ..projections import admin_actions, articles, decision_log, queue
+from ..domain.events import AUTHOR_EVENTS, AuthorNoted, CommentReported
+from ..eventstore import EventStore
+from ..projections import admin_actions, articles, decision_log, queue, reports
 
 
 class AuditQueries:
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]):
+    def __init__(self, engine: Engine, clock: Callable[[], datetime],
+                 store: EventStore | None = None):
         self.engine = engine
         self.clock = clock
+        self.store = store or EventStore(clock)
 
     def decisions(self, *, moderator: str | None = None, reason: str | None = None,
                   article_id: str | None = None, comment_id: str | None = None,
@@ -48,6 +52,10 @@ class AuditQueries:
             per_moderator = decision_log.counts_by_moderator(conn, since, until)
             per_reason = decision_log.counts_by_reason(conn, since, until)
             count, median, p95 = decision_log.time_to_decision(conn, since, until)
+            kinds = [c.TYPE for c in AUTHOR_EVENTS if c is not AuthorNoted]
+            counted = self.store.count_by_type(
+                conn, types=[CommentReported.TYPE, *kinds], since=since, until=until)
+            resolutions = reports.resolution_stats(conn, since, until)
         totals = {"approved": 0, "rejected": 0, "reversals": 0, "total": 0}
         for entry in per_moderator.values():
             for key in totals:
@@ -67,4 +75,6 @@ class AuditQueries:
             "decisions_per_moderator": per_moderator,
             "time_to_decision": {"count": count, "median_seconds": median,
                                  "p95_seconds": p95},
+            "reports": {"received": counted[CommentReported.TYPE], **resolutions},
+            "sanctions": {t.removeprefix("author."): counted[t] for t in kinds},
         }

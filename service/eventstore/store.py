@@ -263,6 +263,19 @@ class EventStore:
         query = query.order_by(events.c.position).limit(limit)
         return [_recorded_row(r) for r in conn.execute(query).all()]
 
+    def count_by_type(self, conn: Connection, *, types: Sequence[str],
+                      since: datetime | None = None,
+                      until: datetime | None = None) -> dict[str, int]:
+        """How many events of each of these types were recorded in [since, until)."""
+        query = sa.select(events.c.type, sa.func.count()).where(
+            events.c.type.in_(list(types)))
+        if since is not None:
+            query = query.where(events.c.recorded_at >= sa.literal(since, UTCDateTime()))
+        if until is not None:
+            query = query.where(events.c.recorded_at < sa.literal(until, UTCDateTime()))
+        found = dict(conn.execute(query.group_by(events.c.type)).all())
+        return {t: int(found.get(t, 0)) for t in types}
+
     def open_as_of(
         self,
         conn: Connection,

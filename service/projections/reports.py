@@ -53,12 +53,28 @@ comment_reporters = sa.Table(
 )
 
 
+Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# every resolution of open reports, for /v1/stats: how many, how, and how long they waited
+report_resolutions = sa.Table(
+    "report_resolutions",
+    metadata,
+    sa.Column("position", Position, primary_key=True, autoincrement=False),
+    sa.Column("comment_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # dismissed or rejected
+    sa.Column("reports", sa.Integer(), nullable=False),
+    sa.Column("resolved_at", UTCDateTime(), nullable=False),
+    sa.Column("seconds", sa.Float(), nullable=False),  # from the first open report
+    sa.Index(None, "resolved_at"),
+)
+
+
 class ReportProjection(Projection):
     name = "reports"
-    live_tables = (reported_comments, report_reasons, comment_reporters)
+    live_tables = (reported_comments, report_reasons, comment_reporters, report_resolutions)
 
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
-        table, reasons, reporters = self.tables
+        table, reasons, reporters, resolutions = self.tables
         relevant = [(r, e) for r, e in changes if isinstance(
             e, CommentReported | CommentReportsDismissed | CommentRejected | CommentApproved)]
         if not relevant:
@@ -74,7 +90,8 @@ class ReportProjection(Projection):
                 sa.select(reasons).where(reasons.c.comment_id.in_(chunk)))})
         stored, stored_counts = set(rows), dict(counts)
         seen: list[dict[str, str]] = []
-        for _, event in relevant:
+        resolved: list[dict[str, Any]] = []
+        for recorded, event in relevant:
             row = rows.get(event.comment_id)
             if isinstance(event, CommentReported):
                 if row is None:
@@ -94,6 +111,14 @@ class ReportProjection(Projection):
                         seen.append({"comment_id": event.comment_id,
                                      "reporter": event.reporter})
             elif row is not None:  # resolved: dismissed, rejected (or approved again)
+                if row["open_reports"] and not isinstance(event, CommentApproved):
+                    at = event.dismissed_at if isinstance(event, CommentReportsDismissed) \
+                        else event.decided_at
+                    resolved.append(dict(
+                        position=recorded.position, comment_id=event.comment_id,
+                        kind="dismissed" if isinstance(event, CommentReportsDismissed)
+                        else "rejected", reports=row["open_reports"], resolved_at=at,
+                        seconds=max(0.0, (at - row["opened_at"]).total_seconds())))
                 row.update(open_reports=0, opened_at=None, withheld=False)
                 for key in [k for k in counts if k[0] == event.comment_id]:
                     counts[key] = 0
@@ -118,6 +143,28 @@ class ReportProjection(Projection):
                                                     reasons.c.reason == key[1])
                              .values(open_reports=n))
         bulk_insert(conn, reporters, seen)
+        bulk_insert(conn, resolutions, resolved)
+
+
+def resolution_stats(conn: Connection, since: Any, until: Any) -> dict[str, Any]:
+    """Resolutions in [since, until): how many of each kind, and the median wait."""
+    t = report_resolutions
+    query = sa.select(t.c.kind, t.c.seconds)
+    if since is not None:
+        query = query.where(t.c.resolved_at >= sa.literal(since, UTCDateTime()))
+    if until is not None:
+        query = query.where(t.c.resolved_at < sa.literal(until, UTCDateTime()))
+    kinds = {"dismissed": 0, "rejected": 0}
+    waits = []
+    for row in conn.execute(query):
+        kinds[row.kind] += 1
+        waits.append(row.seconds)
+    waits.sort()
+    median = None
+    if waits:
+        mid = len(waits) // 2
+        median = waits[mid] if len(waits) % 2 else (waits[mid - 1] + waits[mid]) / 2
+    return {"resolved": sum(kinds.values()), **kinds, "median_seconds_to_resolution": median}
 
 
 def has_reported(conn: Connection, comment_id: str, reporter: str) -> bool:

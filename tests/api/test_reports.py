@@ -243,3 +243,32 @@ def test_rebuild_reproduces_reports(client, tokens, article, services):
     report(client, report_after)
     result = services.runner.rebuild(services.engine, swap=False, batch_size=2)
     assert result.identical, result.differences
+
+
+def test_stats_count_reports_resolutions_and_sanctions(client, tokens, article, services,
+                                                       clock):
+    a = published(client, tokens, article)
+    b = published(client, tokens, article, body="Second.", email="b@example.org")
+    report(client, a)
+    report(client, a)  # a repeat: received, not counted
+    report(client, b)
+    clock.advance(minutes=10)
+    version = version_of(client, tokens.moderator, a)
+    client.post(f"/v1/comments/{a}/reports/dismiss", json={},
+                headers=bearer(tokens.moderator, **{"If-Match": f'"{version}"'}))
+    clock.advance(minutes=20)
+    reject(client, tokens.moderator, b, ["threats"], note="Upheld.")
+    author = services.queries.comment(b)["author_id"]
+    client.post(f"/v1/authors/{author}/warnings", json={"reason": "threats"},
+                headers=bearer(tokens.moderator, **{"If-Match": '"0"'}))
+    client.post(f"/v1/authors/{author}/bans", json={"reason": "threats"},
+                headers=bearer(tokens.moderator, **{"If-Match": '"1"'}))
+    stats = client.get("/v1/stats", headers=bearer(tokens.auditor)).get_json()
+    assert stats["reports"] == {"received": 3, "resolved": 2, "dismissed": 1, "rejected": 1,
+                                "median_seconds_to_resolution": 1200.0}
+    assert stats["sanctions"] == {"warned": 1, "suspended": 0, "banned": 1,
+                                  "sanction_lifted": 0}
+    later = client.get("/v1/stats", query_string={"since": "2026-11-01T09:25:00Z"},
+                       headers=bearer(tokens.auditor)).get_json()
+    assert later["reports"]["received"] == 0 and later["reports"]["resolved"] == 1
+    assert services.runner.rebuild(services.engine, swap=False).identical
