@@ -82,4 +82,6 @@ class BulkDecisions:
                     "error": body}
         return {"comment_id": done.id, "ok": True, "status": 200,
                 "decision": {"id": done.id, "status": done.status, "version": done.version,
-                             "position": done.position, "decided_at": done.at}}
+                             "position": done.position,
+                             "decided_at": done.at if isinstance(done.at, str)
+                             else done.at.isoformat()}}
