@@ -87,7 +87,8 @@ def build(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     screener = Screener.from_directory(settings.screening_wordlists or None)
     moderation = Moderation(engine, store, runner, clock,
                             SubmissionRules(body_max=settings.body_max_chars),
-                            screener=screener, followers=[WebhookOutbox(clock)])
+                            screener=screener, followers=[WebhookOutbox(clock)],
+                            auto_close_days=settings.auto_close_days)
     queries = ModerationQueries(engine, store, clock, codec_for)
     try:
         signer = load_signer(settings.signing_key, settings.database_url)

@@ -106,6 +106,7 @@ class Settings:
     pool_size: int = 5
     claim_seconds: float = 300.0  # how long a moderator's claim on a comment lasts
     reports_withhold_at: int = 0  # open reader reports that withhold a comment; 0: never
+    auto_close_days: float = 0.0  # articles close this long after publication; 0: never
     submit_rate_limit: str = "30/minute;500/hour"
     rate_limit_storage_uri: str = "memory://"
     trust_proxy_hops: int = 0
@@ -146,6 +147,7 @@ class Settings:
                 env, "MODERATION_SQLITE_BUSY_TIMEOUT_MS", d.sqlite_busy_timeout_ms),
             **_webhook_settings(env, d),
             pool_size=_int(env, "MODERATION_DB_POOL_SIZE", d.pool_size),
+            auto_close_days=_float(env, "MODERATION_AUTO_CLOSE_DAYS", d.auto_close_days),
             reports_withhold_at=_int(env, "MODERATION_REPORTS_WITHHOLD_AT",
                                      d.reports_withhold_at),
             claim_seconds=_positive(_float(env, "MODERATION_CLAIM_SECONDS", d.claim_seconds),

@@ -6,7 +6,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +20,7 @@ from ..domain.comment import (
     new_comment_id,
     submit_comment,
 )
-from ..domain.errors import ArticleIsClosed, CommentNotFound, ParentNotFound
+from ..domain.errors import ArticleIsClosed, CommentNotFound, DecisionRefused, ParentNotFound
 from ..domain.events import (
     CommentApproved,
     CommentRejected,
@@ -57,6 +57,21 @@ from .unit_of_work import Follower, UnitOfWork
 
 log = logging.getLogger(__name__)
 SCREENER = Actor(id="screener", role="system")
+AUTO_CLOSER = Actor(id="auto-close", role="system")
+
+
+class _AutoClosing(Exception):
+    """An open article's commenting time has run out: record its closing, then refuse."""
+
+    def __init__(self, article_id: str):
+        super().__init__(article_id)
+        self.article_id = article_id
+
+
+def get_article_closed_message(moderation: Moderation, article_id: str) -> str | None:
+    with read_transaction(moderation.engine) as conn:
+        article = get_article(conn, article_id)
+    return article["closed_message"] if article else None
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,9 @@ class Moderation:
         catalogue: GuidelineCatalogue = CATALOGUE,
         followers: Sequence[Follower] = (),
         screener: Screener | None = None,
+        auto_close_days: float = 0,
     ):
+        self.auto_close_days = auto_close_days
         self.engine = engine
         self.store = store
         self.runner = runner
@@ -138,7 +155,26 @@ class Moderation:
                 if cmd.idempotency_key is None or attempt == 2:
                     raise
                 log.info("idempotency key raced; answering from the winner")
+            except _AutoClosing as due:
+                raise self._auto_close(due.article_id) from None
         raise AssertionError("unreachable")
+
+    def _auto_closes(self, published_at: datetime | None, version: int) -> bool:
+        """Only an article never closed or reopened: a moderator's reopening stands."""
+        return bool(self.auto_close_days and published_at is not None and version == 1
+                    and self.clock() >= published_at + timedelta(days=self.auto_close_days))
+
+    def _auto_close(self, article_id: str) -> ArticleIsClosed:
+        """The first submission after an article's commenting time ran out records the
+        closing (as the system), then is refused like any later one."""
+        message = (f"Comments close {self.auto_close_days:g} days after the article is "
+                   "published.")
+        try:
+            self.close_article(CloseArticle(article_id, message), Context(AUTO_CLOSER))
+        except DecisionRefused:  # a racing submission recorded it first
+            article = get_article_closed_message(self, article_id)
+            return ArticleIsClosed(article_id, article)
+        return ArticleIsClosed(article_id, message)
 
     def _submit(self, cmd: SubmitComment, ctx: Context, fingerprint: str) -> Recorded:
         scope = f"submit:{cmd.article_id}"
@@ -201,6 +237,8 @@ class Moderation:
             raise ArticleNotFound(f"article {article_id} does not exist")
         if article["closed"]:
             raise ArticleIsClosed(article_id, article["closed_message"])
+        if self._auto_closes(article["published_at"], article["version"]):
+            raise _AutoClosing(article_id)
         if len(self._known_articles) > 100_000:
             self._known_articles.clear()
         self._known_articles.add(article_id)
@@ -215,6 +253,8 @@ class Moderation:
             raise ArticleNotFound(f"article {article_id} does not exist")
         if article[0]:
             raise ArticleIsClosed(article_id, article[1])
+        if self._auto_closes(article[2], article[3]):
+            raise _AutoClosing(article_id)
         if not first_seen:
             check_may_comment(sanction, until, self.clock())
 

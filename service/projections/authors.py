@@ -217,7 +217,8 @@ def comments_page(conn: Connection, author_id: str, *, before: int | None,
 
 def submission_gate(conn: Connection, article_id: str,
                     author_id: str) -> tuple[Any, Any]:
-    """In one statement: the article's (closed, closed_message) and the author's (sanction,
+    """In one statement: the article's (closed, closed_message, published_at, version) and the
+    author's (sanction,
     sanction_until), either None when there is no row."""
     from .articles import articles
 
@@ -227,12 +228,17 @@ def submission_gate(conn: Connection, article_id: str,
         .label("closed"),
         sa.select(a.c.closed_message).where(a.c.article_id == article_id).scalar_subquery()
         .label("closed_message"),
+        sa.select(a.c.published_at).where(a.c.article_id == article_id).scalar_subquery()
+        .label("published_at"),
+        sa.select(a.c.version).where(a.c.article_id == article_id).scalar_subquery()
+        .label("article_version"),
         sa.select(s.c.sanction).where(s.c.author_id == author_id).scalar_subquery()
         .label("sanction"),
         sa.select(s.c.sanction_until).where(s.c.author_id == author_id).scalar_subquery()
         .label("until"),
     )).one()
-    article = None if row.closed is None else (bool(row.closed), row.closed_message)
+    article = None if row.closed is None else (bool(row.closed), row.closed_message,
+                                               row.published_at, row.article_version)
     return article, (row.sanction, row.until)
 
 

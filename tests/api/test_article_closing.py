@@ -196,3 +196,34 @@ def test_rebuild_reproduces_closed_and_reopened_articles(client, tokens, article
     reopen(client, tokens.moderator, "second")
     report = services.runner.rebuild(services.engine, swap=False, batch_size=2)
     assert report.identical, report.differences
+
+
+def test_articles_close_by_themselves_after_the_configured_days(client, tokens, services):
+    from datetime import UTC, datetime
+
+    from service.application.commands import Actor, Context, RegisterArticle
+
+    admin = Context(Actor("setup", "admin"))
+    services.moderation.register_article(RegisterArticle(
+        "old-story", "Old", published_at=datetime(2026, 10, 20, tzinfo=UTC)), admin)
+    services.moderation.register_article(RegisterArticle(
+        "new-story", "New", published_at=datetime(2026, 10, 31, tzinfo=UTC)), admin)
+    services.moderation.auto_close_days = 7
+    try:
+        before = head(services)
+        body = assert_error(submit(client, "old-story"), 409, "article_closed")
+        assert "7 days" in body["closed_message"]
+        assert head(services) == before + 1  # the closing, recorded when first observed
+        [closing] = client.get("/v1/events?type=article.closed",
+                               headers=bearer(tokens.auditor)).get_json()["items"]
+        assert closing["metadata"]["actor"] == {"id": "auto-close", "role": "system"}
+        assert_error(submit(client, "old-story"), 409, "article_closed")
+        assert head(services) == before + 1
+        assert client.get("/v1/articles/old-story").get_json()["status"] == "closed"
+        assert submit(client, "new-story").status_code == 202
+        # a moderator's reopening stands
+        assert reopen(client, tokens.moderator, "old-story").status_code == 200
+        assert submit(client, "old-story").status_code == 202
+    finally:
+        services.moderation.auto_close_days = 0
+    assert services.runner.rebuild(services.engine, swap=False).identical
