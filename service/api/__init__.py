@@ -20,6 +20,7 @@ from . import (
     privacy,
     queue,
     reports,
+    search,
     stats,
     stream,
 )
@@ -27,7 +28,7 @@ from . import (
 BLUEPRINTS = (
     health.blp, guidelines.blp, articles.blp, comments.blp, queue.blp, events.blp,
     audit.blp, stats.blp, privacy.blp, stream.blp, authors.blp,
-    reports.blp, decisions.blp,
+    reports.blp, decisions.blp, search.blp,
 )
 
 

@@ -25,7 +25,7 @@ from ..domain.events import (
 )
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
-from ..projections import articles, authors, comments, public_threads, queue, reports
+from ..projections import articles, authors, comments, public_threads, queue, reports, search
 from ..projections.runner import ProjectionRunner
 from ..screening.backtest import PastComment
 from .claims import claimed_by_others, live_claims
@@ -194,6 +194,11 @@ class ModerationQueries:
         return [{**details[r["comment_id"]], **r, "claim": held.get(r["comment_id"]),
                  "author": standing.get(details[r["comment_id"]]["author_id"])}
                 for r in page], total
+
+    def search(self, **filters: Any) -> list[dict[str, Any]]:
+        """Comments matching text and filters, newest first (see projections.search)."""
+        with read_transaction(self.engine) as conn:
+            return search.search(conn, **filters)
 
     def reported(self, *, article_id: str | None = None, offset: int = 0,
                  limit: int = 50) -> tuple[list[dict[str, Any]], int]:

@@ -35,6 +35,7 @@ from .moderator_activity import ModeratorActivityProjection
 from .public_threads import PublicThreadProjection
 from .queue import QueueProjection
 from .reports import ReportProjection
+from .search import SearchProjection
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ ALL_PROJECTIONS: tuple[type[Projection], ...] = (
     AdminActionsProjection,
     AuthorProjection,
     ReportProjection,
+    SearchProjection,
 )
 REBUILD_PREFIX = "rebuild_"
 

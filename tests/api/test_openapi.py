@@ -31,6 +31,7 @@ ENDPOINTS = {
     ("post", "/v1/comments/{comment_id}/reports"),
     ("post", "/v1/comments/{comment_id}/reports/dismiss"),
     ("post", "/v1/decisions"),
+    ("get", "/v1/comments"),
     ("get", "/v1/queue"), ("get", "/v1/comments/{comment_id}"),
     ("get", "/v1/comments/{comment_id}/events"), ("post", "/v1/comments/{comment_id}/approve"),
     ("post", "/v1/comments/{comment_id}/reject"),

@@ -1,0 +1,112 @@
+"""Search over comment text for moderators: each comment's body folded the way screening
+folds text (case, compatibility forms, Arabic marks and letter variants, invisible marks)
+and with Latin accents removed, so `Hêvî` and `hevi` meet. Erasing an author removes their
+text from here in the erasure's own transaction (the row stays, with no text).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..db import UTCDateTime, metadata
+from ..domain.events import (
+    AuthorErased,
+    CommentApproved,
+    CommentRejected,
+    CommentScreened,
+    CommentSubmitted,
+)
+from ..screening.normalise import fold
+from .base import Change, Projection, RowBatch
+from .comments import comment_state
+
+Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+comment_search = sa.Table(
+    "comment_search",
+    metadata,
+    sa.Column("comment_id", sa.String(36), primary_key=True),
+    sa.Column("article_id", sa.String(100), nullable=False),
+    sa.Column("author_id", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("flags", sa.Text(), nullable=False),  # " code1 code2 "
+    sa.Column("folded", sa.Text(), nullable=True),
+    sa.Column("submitted_position", Position, nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "submitted_position"),
+)
+
+
+def search_fold(text: str) -> str:
+    """Screening's fold, then accents off (ê -> e) and runs of space made one."""
+    decomposed = unicodedata.normalize("NFD", fold(text))
+    plain = "".join(c for c in decomposed
+                    if not (unicodedata.category(c) == "Mn" and ord(c) < 0x0590))
+    return " ".join(unicodedata.normalize("NFC", plain).split())
+
+
+class SearchProjection(Projection):
+    name = "search"
+    live_tables = (comment_search,)
+
+    def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
+        (table,) = self.tables
+        rows = RowBatch(table, "comment_id")
+        for recorded, event in changes:
+            match event:
+                case CommentSubmitted():
+                    rows.insert(dict(
+                        comment_id=event.comment_id, article_id=event.article_id,
+                        author_id=event.author_id, status="pending", flags=" ",
+                        folded=search_fold(event.body) if event.body else None,
+                        submitted_position=recorded.position,
+                        submitted_at=event.submitted_at))
+                case CommentScreened():
+                    codes = sorted({f.code for f in event.flags})
+                    rows.update(event.comment_id, flags=" " + " ".join(codes) + " ")
+                case CommentApproved():
+                    rows.update(event.comment_id, status="approved")
+                case CommentRejected():
+                    rows.update(event.comment_id, status="rejected")
+                case AuthorErased():
+                    for comment_id in event.comment_ids:
+                        rows.update(comment_id, folded=None)
+        rows.flush(conn)
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(conn: Connection, *, q: str | None, author_id: str | None,
+           article_id: str | None, status: str | None, flag: str | None,
+           since: datetime | None, until: datetime | None, before: int | None,
+           limit: int) -> list[dict[str, Any]]:
+    """Newest first, by keyset on the submission's position (`before`: last one seen)."""
+    t = comment_search
+    query = (sa.select(comment_state, t.c.submitted_position)
+             .join(comment_state, comment_state.c.comment_id == t.c.comment_id))
+    for term in (search_fold(q).split() if q else []):
+        query = query.where(t.c.folded.like(_like(term), escape="\\"))
+    if author_id is not None:
+        query = query.where(t.c.author_id == author_id)
+    if article_id is not None:
+        query = query.where(t.c.article_id == article_id)
+    if status is not None:
+        query = query.where(t.c.status == status)
+    if flag is not None:
+        query = query.where(t.c.flags.like(_like(f" {flag} "), escape="\\"))
+    if since is not None:
+        query = query.where(t.c.submitted_at >= sa.literal(since, UTCDateTime()))
+    if until is not None:
+        query = query.where(t.c.submitted_at < sa.literal(until, UTCDateTime()))
+    if before is not None:
+        query = query.where(t.c.submitted_position < before)
+    query = query.order_by(t.c.submitted_position.desc()).limit(limit)
+    return [dict(r._mapping) for r in conn.execute(query)]
