@@ -36,7 +36,7 @@ BODY = f"Ŝtrange days q7x9zrbody, write to {QUOTED}"
 ADDRESS = "203.0.113.197"
 TEXTS = ("q7x9zr", "Rûnak", "rûnak", "Ŝtrange", ADDRESS, QUOTED)
 # the tables where plaintext may sit before an erasure (it purges them)
-READ_MODELS = {"comment_state", "public_comments"}
+READ_MODELS = {"comment_state", "public_comments", "comment_search"}  # search: folded text
 
 
 def encodings(text: str) -> set[bytes]:
