@@ -77,6 +77,9 @@ def test_sign_in_then_the_queue_shows_every_language_as_written_and_no_markup_ru
     assert tab.page.evaluate("document.querySelectorAll('#cards img, #cards script').length") == 0
     author = tab.page.text_content(f'.card[data-id="{xss_id}"] .author')
     assert author == "<i>Mallory</i>"
+    # each card says who this author has been: counts, rejections, warnings, sanction
+    standing = tab.page.text_content(f'.card[data-id="{xss_id}"] .standing')
+    assert standing is not None and standing.startswith("1 comment · 0 rejected"), standing
 
     # a bidi override stays inside its comment: isolated, and the card keeps its width
     bidi = shown[bidi_id]

@@ -80,3 +80,20 @@ export function metaLine(comment) {
       ? [" · ", h("span", { class: `risk risk-${level}` }, `risk ${comment.risk.toFixed(2)}`)]
       : null);
 }
+
+/* The author's record from the queue item (counts, recent rejections, warnings, live
+   sanction), so a moderator sees a repeat offender without another call. */
+export function standingLine(comment) {
+  const a = comment.author;
+  if (!a) return null;
+  const parts = [`${a.counts.total} comment${a.counts.total === 1 ? "" : "s"}`,
+    `${a.counts.rejected} rejected`];
+  if (a.rejected_last_7_days) parts.push(`${a.rejected_last_7_days} this week`);
+  if (a.warnings) parts.push(`${a.warnings} warning${a.warnings === 1 ? "" : "s"}`);
+  const sanction = a.sanction
+    ? h("span", { class: "sanction" }, a.sanction.type === "banned" ? "Banned"
+      : `Suspended until ${utc(a.sanction.until)}`)
+    : null;
+  return h("p", { class: "standing", "aria-label": "Author's record" },
+    parts.join(" · "), sanction ? [" · ", sanction] : null);
+}

@@ -4,7 +4,7 @@
 
 import { ApiError, call, query } from "./api.js";
 import { announce, clear, h } from "./dom.js";
-import { authorLine, commentText, flagChips, metaLine } from "./card.js";
+import { authorLine, commentText, flagChips, metaLine, standingLine } from "./card.js";
 import { ago, humanCode, utc } from "./format.js";
 import { detectLang, LANGUAGES } from "./lang.js";
 import { follow } from "./live.js";
@@ -337,6 +337,7 @@ function renderCard(item, index) {
   h("header", { class: "card-head" },
     h("h2", { class: "card-title", id: titleId }, authorLine(item)),
     metaLine(item),
+    standingLine(item),
     item.claim && !item.claim.mine ? h("p", { class: "claim" }, "Claimed by ",
       h("bdi", {}, item.claim.moderator_id), ` until ${utc(item.claim.expires_at)}`) : null),
   item.parent_id ? h("blockquote", { class: "parent" },
