@@ -97,9 +97,12 @@ def runtime_imports(path: Path) -> set[str]:
 
 
 def test_the_api_neither_composes_nor_opens_transactions():
-    """Blueprints call the application; the composition root and the database are not
-    theirs (token checks and readiness live in service/application)."""
+    """Blueprints call the application; the composition root, the database and the webhook
+    package are not theirs (token checks and readiness live in service/application, what a
+    subscriber may ask for in service/domain/subscriptions.py)."""
     for path in modules("api"):
         found = runtime_imports(path)
         for banned in ("service.db", "service.bootstrap"):
             assert banned not in found, f"{path} imports {banned}"
+        webhooks = [n for n in found if n.startswith("service.webhooks")]
+        assert not webhooks, f"{path} imports {webhooks} (the facade comes from the runtime)"

@@ -21,17 +21,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..db import JSONDoc, UTCDateTime, metadata, write_transaction
 from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.subscriptions import MAX_DESCRIPTION, PING, SUBSCRIBABLE  # noqa: F401 - re-exported
 from ..eventstore.master_key import NO_MASTER, MasterKeys
 from . import signing
 
-SUBSCRIBABLE = ("comment.submitted", "comment.screened", "comment.approved", "comment.rejected",
-                "article.closed", "article.reopened", "audit.checkpoint",
-                "author.erased", "author.warned", "author.suspended", "author.banned",
-                "author.sanction_lifted", "author.noted", "comment.reported",
-                "comment.reports_dismissed")
-PING = "webhook.ping"
 MAX_OLD_SECRETS = 10
-MAX_DESCRIPTION = 500
 
 webhook_endpoints = sa.Table(
     "webhook_endpoints",

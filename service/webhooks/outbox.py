@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from ..db import UTCDateTime, metadata
 from ..domain.errors import NotFound
 from ..domain.events import DomainEvent
+from ..domain.subscriptions import DELIVERY_STATUSES
 from ..eventstore import RecordedEvent
 from .endpoints import PING, webhook_endpoints
 from .payloads import event_payload, ping_payload, serialize
@@ -40,8 +41,8 @@ from .payloads import event_payload, ping_payload, serialize
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
-STATUSES = (PENDING, SUCCEEDED, FAILED)
+STATUSES = DELIVERY_STATUSES
+PENDING, SUCCEEDED, FAILED = STATUSES
 AUTO, MANUAL = "auto", "manual"
 RECOVER_LIMIT = 10_000
 

@@ -112,7 +112,7 @@ def test_deliveries_attempts_ping_redeliver_recover(client, admin, services, hoo
     moderate(services)
     ping = client.post(f"{base}/test", headers=admin)
     assert ping.status_code == 202 and ping.get_json()["event_type"] == "webhook.ping"
-    from service.api.webhooks import DeliverySchema
+    from service.api.webhook_schemas import DeliverySchema
 
     assert DeliverySchema().validate(ping.get_json()) == {}  # every required field is there
     assert (ping.get_json()["attempt_count"], ping.get_json()["in_flight"]) == (0, False)
