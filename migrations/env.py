@@ -6,6 +6,7 @@ from alembic import context
 
 from service.config import Settings
 from service.db import WRITE, make_engine
+from service.projections.search import outside_models
 from service.schema import metadata
 
 config = context.config
@@ -21,6 +22,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=outside_models,  # the text index: derived, not in the models
             transactional_ddl=True,  # SQLite rolls DDL back too: no half-done upgrade
         )
         with context.begin_transaction():

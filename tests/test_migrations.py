@@ -12,6 +12,7 @@ from alembic.runtime.migration import MigrationContext
 from service.config import Settings
 from service.db import make_engine
 from service.migrate import current_revision, downgrade, head_revision, upgrade
+from service.projections.search import outside_models
 from service.schema import metadata
 
 
@@ -40,7 +41,7 @@ def test_upgrade_to_head_matches_the_models_and_downgrade_removes_everything(emp
         assert current_revision(engine) == head_revision()
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(
-                conn, opts={"compare_type": True}), metadata)
+                conn, opts={"compare_type": True, "include_name": outside_models}), metadata)
         assert diff == []
         downgrade(empty_database, "base", engine=engine)
         with engine.connect() as conn:
@@ -135,5 +136,29 @@ def test_address_sweeps_and_sanctions_are_copied_into_admin_actions(empty_databa
                 "SELECT position, type, actor_id FROM admin_actions")).all()
         assert [tuple(r) for r in sorted(rows)] == [(1, "addresses.swept", "cron"),
                                                     (2, "author.warned", "maya")]
+    finally:
+        engine.dispose()
+
+
+def test_full_text_migration_indexes_existing_search_rows(empty_database):
+    """0016 builds the text index over the rows comment_search already holds."""
+    from datetime import UTC, datetime
+
+    from service.db import read_transaction, write_transaction
+    from service.projections.search import comment_search, text_match
+
+    engine = make_engine(empty_database)
+    try:
+        upgrade(empty_database, "0015", engine=engine)
+        with write_transaction(engine) as conn:
+            conn.execute(comment_search.insert(), [dict(
+                comment_id="c1", article_id="a1", author_id="x", status="pending",
+                flags=" ", folded="hevi dike", submitted_position=1,
+                submitted_at=datetime(2026, 11, 1, tzinfo=UTC))])
+        upgrade(empty_database, engine=engine)
+        with read_transaction(engine) as conn:
+            found = conn.execute(sa.select(comment_search.c.comment_id).where(
+                text_match(conn, "Hêvî", ["hevi"]))).scalars().all()
+        assert found == ["c1"]
     finally:
         engine.dispose()

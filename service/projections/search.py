@@ -2,6 +2,15 @@
 folds text (case, compatibility forms, Arabic marks and letter variants, invisible marks)
 and with Latin accents removed, so `Hêvî` and `hevi` meet. Erasing an author removes their
 text from here in the erasure's own transaction (the row stays, with no text).
+
+The text index is the database's own, derived from `comment_search.folded` and created by
+migration 0016 outside the models: on PostgreSQL a generated tsvector column
+(`search_vector`, `simple` configuration, GIN index), on SQLite an FTS5 table
+(`comment_search_fts`, rowid = the submission's position) kept in step by triggers. A query's
+words are folded like the text and must all be found, as whole words; each is handed over as
+plain data (plainto_tsquery; an FTS5 phrase in double quotes), so no input is query syntax.
+After an erasure SQLite's FTS5 index is merged (`optimize`), so the erased words leave its
+segments instead of waiting under a delete marker.
 """
 
 from __future__ import annotations
@@ -25,6 +34,12 @@ from ..domain.events import (
 from ..screening.normalise import fold
 from .base import Change, Projection, RowBatch
 from .comments import comment_state
+
+# Objects migration 0016 creates beside comment_search that the models do not declare
+# (see `outside_models`, used by Alembic's comparisons).
+FTS_TABLE = "comment_search_fts"
+VECTOR_COLUMN = "search_vector"
+VECTOR_INDEX = "ix_comment_search_search_vector"
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -58,6 +73,7 @@ class SearchProjection(Projection):
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
         rows = RowBatch(table, "comment_id")
+        erased = False
         for recorded, event in changes:
             match event:
                 case CommentSubmitted():
@@ -77,7 +93,48 @@ class SearchProjection(Projection):
                 case AuthorErased():
                     for comment_id in event.comment_ids:
                         rows.update(comment_id, folded=None)
+                    erased = True
         rows.flush(conn)
+        if erased and table is comment_search and conn.dialect.name == "sqlite":
+            conn.execute(_OPTIMIZE)
+
+
+_OPTIMIZE = sa.text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')")
+_fts = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("folded"))
+
+
+def outside_models(name: str | None, type_: str, parent_names: dict) -> bool:
+    """False for the text index objects (Alembic `include_name`): SQLite's FTS5 table and
+    its shadow tables, PostgreSQL's tsvector column and its index."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
+        return False
+    return not (type_ == "column" and name == VECTOR_COLUMN
+                or type_ == "index" and name == VECTOR_INDEX)
+
+
+def _is_word_char(c: str) -> bool:
+    category = unicodedata.category(c)
+    return category[0] in "LNM" or category == "Co"
+
+
+def query_words(q: str) -> list[str]:
+    """The words of q, folded: runs of letters, digits and marks (what FTS5's unicode61
+    tokenizer keeps); everything else only separates them."""
+    return "".join(c if _is_word_char(c) else " " for c in search_fold(q)).split()
+
+
+def text_match(conn: Connection, q: str, words: list[str]) -> sa.ColumnElement[bool]:
+    t = comment_search
+    if conn.dialect.name == "postgresql":
+        # the folded query through the same parser as the text (an e-mail address is
+        # one word on both sides)
+        return sa.literal_column(f"{t.name}.{VECTOR_COLUMN}").op("@@")(
+            sa.func.plainto_tsquery(sa.literal_column("'simple'::regconfig"),
+                                    sa.literal(search_fold(q), sa.Text())))
+    phrases = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+    return t.c.submitted_position.in_(
+        sa.select(_fts.c.rowid).where(
+            _fts.c.folded.op("MATCH")(sa.literal(phrases, sa.Text()))))
 
 
 def _like(term: str) -> str:
@@ -92,8 +149,11 @@ def search(conn: Connection, *, q: str | None, author_id: str | None,
     t = comment_search
     query = (sa.select(comment_state, t.c.submitted_position)
              .join(comment_state, comment_state.c.comment_id == t.c.comment_id))
-    for term in (search_fold(q).split() if q else []):
-        query = query.where(t.c.folded.like(_like(term), escape="\\"))
+    if q:
+        words = query_words(q)
+        if not words:
+            return []
+        query = query.where(text_match(conn, q, words))
     if author_id is not None:
         query = query.where(t.c.author_id == author_id)
     if article_id is not None:

@@ -74,3 +74,46 @@ def test_erasing_an_author_removes_their_text_from_the_index(client, tokens, art
         assert "secretword" not in str(conn.exec_driver_sql(
             "SELECT folded FROM comment_search").all())
     assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+def test_query_syntax_in_q_is_plain_words(client, tokens, article):
+    """FTS operators and punctuation are words or nothing, never syntax: no 500."""
+    camp = submitted_id(client, article, body='The camp -- or is it "near" the river?*')
+    other = submitted_id(client, article, body="A quiet river")
+    ids = lambda page: [c["id"] for c in page["items"]]  # noqa: E731
+    for q in ('"', "*", "-", "NEAR(", "^", ":", "(", ")", "'", "%", "\\", "AND", "NOT"):
+        find(client, tokens.moderator, q=q)  # 200, whatever it finds
+    assert ids(find(client, tokens.moderator, q='"')) == []  # no word in it
+    assert ids(find(client, tokens.moderator, q="OR")) == [camp]  # the word "or"
+    assert ids(find(client, tokens.moderator, q="camp OR quiet")) == []  # not a union
+    assert ids(find(client, tokens.moderator, q="river -camp")) == [camp]  # not a negation
+    assert ids(find(client, tokens.moderator, q="NEAR(camp river)")) == [camp]
+    assert ids(find(client, tokens.moderator, q='"camp" river*')) == [camp]
+    assert ids(find(client, tokens.moderator, q="riv*")) == []  # whole words, no prefixes
+    assert ids(find(client, tokens.moderator, q="river")) == [other, camp]
+    assert ids(find(client, tokens.moderator, q="camp\" OR \"quiet")) == []
+
+
+def test_words_in_arabic_sorani_and_kurmanji(client, tokens, article):
+    arabic = submitted_id(client, article, body="الحرية للجميع في هذه المدينة")
+    sorani = submitted_id(client, article, body="خەڵکی کوردستان ئازادی دەوێت")
+    kurmanji = submitted_id(client, article, body="Azadî ji bo hemû gelê Kurdistanê")
+    ids = lambda page: [c["id"] for c in page["items"]]  # noqa: E731
+    assert ids(find(client, tokens.moderator, q="المدينة")) == [arabic]
+    assert ids(find(client, tokens.moderator, q="الحریة")) == [arabic]  # ی and ي meet
+    assert ids(find(client, tokens.moderator, q="الحرب")) == []  # another word
+    assert ids(find(client, tokens.moderator, q="الحرية المدينة")) == [arabic]
+    assert ids(find(client, tokens.moderator, q="کوردستان")) == [sorani]
+    assert ids(find(client, tokens.moderator, q="ئازادی خەڵکی")) == [sorani]
+    assert ids(find(client, tokens.moderator, q="azadi kurdistane")) == [kurmanji]
+    assert ids(find(client, tokens.moderator, q="AZADÎ")) == [kurmanji]
+
+
+def test_every_word_must_match(client, tokens, article):
+    both = submitted_id(client, article, body="flood warning for the valley")
+    one = submitted_id(client, article, body="flood in the city")
+    ids = lambda page: [c["id"] for c in page["items"]]  # noqa: E731
+    assert ids(find(client, tokens.moderator, q="flood")) == [one, both]
+    assert ids(find(client, tokens.moderator, q="flood valley")) == [both]
+    assert ids(find(client, tokens.moderator, q="valley flood warning")) == [both]
+    assert ids(find(client, tokens.moderator, q="flood valley city")) == []
