@@ -142,3 +142,28 @@ def test_text_is_refused_exactly_when_nothing_in_it_is_visible(text):
         assert not has_visible(text)
     else:
         assert has_visible(kept) and kept == unicodedata.normalize("NFC", text).strip()
+
+
+def test_a_one_character_body_is_a_comment():
+    assert submitted("!").body == "!"
+    assert submitted("ئ").body == "ئ"
+
+
+def test_new_comment_ids_are_distinct_uuids():
+    import uuid
+
+    from service.domain.comment import new_comment_id
+
+    first, second = new_comment_id(), new_comment_id()
+    assert first != second and str(uuid.UUID(first)) == first
+
+
+def test_the_last_decision_is_the_latest_approval_or_rejection():
+    comment = pending()
+    approved = comment.approve("mod-a", note=None, now=NOW)
+    comment.apply(approved)
+    assert comment.last_decision == approved
+    rejected = comment.reject("mod-b", ["off_topic"], note="on reflection", now=NOW,
+                              catalogue=CATALOGUE)
+    comment.apply(rejected)
+    assert comment.last_decision == rejected
