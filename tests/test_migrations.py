@@ -162,3 +162,34 @@ def test_full_text_migration_indexes_existing_search_rows(empty_database):
         assert found == ["c1"]
     finally:
         engine.dispose()
+
+
+def test_dismissals_migration_replays_the_decision_log_only_when_there_are_dismissals(
+        empty_database):
+    """0017: the decision log lists report dismissals, so with some in the log it is set
+    back to 0 (replayed before use); otherwise, and for other read models, nothing moves."""
+    from service.db import write_transaction
+    from service.eventstore import NO_STREAM, EventStore, NewEvent
+
+    engine = make_engine(empty_database)
+    checkpoint = sa.text("SELECT name, position FROM projection_checkpoints "
+                         "WHERE name IN ('decision_log', 'reports')")
+    try:
+        upgrade(empty_database, "0016", engine=engine)
+        with write_transaction(engine) as conn:
+            EventStore().append(conn, "comment-x", [
+                NewEvent("comment.submitted", {})], NO_STREAM)
+            conn.execute(sa.text("UPDATE projection_checkpoints SET position = 1"))
+        upgrade(empty_database, engine=engine)
+        with engine.connect() as conn:
+            assert dict(conn.execute(checkpoint).all()) == {"decision_log": 1, "reports": 1}
+        downgrade(empty_database, "0016", engine=engine)
+        with write_transaction(engine) as conn:
+            EventStore().append(conn, "comment-x", [
+                NewEvent("comment.reports_dismissed", {})], 1)
+            conn.execute(sa.text("UPDATE projection_checkpoints SET position = 2"))
+        upgrade(empty_database, engine=engine)
+        with engine.connect() as conn:
+            assert dict(conn.execute(checkpoint).all()) == {"decision_log": 0, "reports": 2}
+    finally:
+        engine.dispose()

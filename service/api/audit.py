@@ -43,8 +43,9 @@ class Decisions(MethodView):
         limit = args["limit"]
         rows = runtime().audit.decisions(
             moderator=args["moderator"], reason=args["reason"], article_id=args["article_id"],
-            comment_id=args["comment_id"], since=args["since"], until=args["until"],
-            after=cursors.decode("decisions", args["cursor"]), limit=limit + 1)
+            comment_id=args["comment_id"], decision=args["decision"], since=args["since"],
+            until=args["until"], after=cursors.decode("decisions", args["cursor"]),
+            limit=limit + 1)
         return {"items": rows[:limit],
                 "next_cursor": cursors.next_cursor("decisions", rows, limit, "position")}
 

@@ -276,6 +276,10 @@ class DecisionArgsSchema(WindowArgsSchema, PageArgsSchema):
         "description": "Only rejections citing this guideline code."})
     article_id = FilterText(load_default=None)
     comment_id = FilterText(load_default=None)
+    decision = fields.String(load_default=None, validate=validate.OneOf(
+        ["approved", "rejected", "reports_dismissed"]), metadata={
+        "description": "Only decisions of this type (reports_dismissed: a moderator kept a "
+                       "reported comment published)."})
 
 
 class ActionArgsSchema(WindowArgsSchema, PageArgsSchema):
@@ -635,7 +639,10 @@ class AuditDecisionSchema(ma.Schema):
     comment_id = fields.String(required=True)
     article_id = fields.String(required=True)
     moderator_id = fields.String(required=True)
-    decision = fields.String(required=True, validate=validate.OneOf(["approved", "rejected"]))
+    decision = fields.String(required=True, validate=validate.OneOf(
+        ["approved", "rejected", "reports_dismissed"]), metadata={
+        "description": "reports_dismissed: the comment's reports were dismissed and it "
+                       "stays published (no reasons; not counted in /v1/stats decisions)."})
     previous_status = fields.String(required=True)
     reversal = fields.Boolean(required=True, metadata={
         "description": "True when this decision changed an earlier one."})

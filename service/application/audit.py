@@ -23,15 +23,19 @@ class AuditQueries:
 
     def decisions(self, *, moderator: str | None = None, reason: str | None = None,
                   article_id: str | None = None, comment_id: str | None = None,
+                  decision: str | None = None,
                   since: datetime | None = None, until: datetime | None = None,
                   after: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Decisions in log order, including reversals; `after` is a log position."""
+        """Decisions in log order, including reversals and report dismissals; `after` is a
+        log position."""
         with read_transaction(self.engine) as conn:
             rows = decision_log.decisions(
                 conn, moderator=moderator, reason=reason, article_id=article_id,
-                comment_id=comment_id, since=since, until=until, after=after, limit=limit)
-        for row in rows:
-            row["reversal"] = row["previous_status"] != "pending"
+                comment_id=comment_id, decision=decision, since=since, until=until,
+                after=after, limit=limit)
+        for row in rows:  # a dismissal keeps the comment as it was: it changes no decision
+            row["reversal"] = (row["previous_status"] != "pending"
+                               and row["decision"] != decision_log.REPORTS_DISMISSED)
         return rows
 
     def actions(self, *, actor: str | None = None, type_: str | None = None,

@@ -6,6 +6,10 @@ submission to decision. Submission times are remembered in this projection's own
 so it never reads another projection's tables. Reasons are also kept one per row in
 `decision_reasons`, so filtering by reason is an index lookup on both databases instead of
 a JSON search.
+
+A moderator's dismissal of a comment's reports (`comment.reports_dismissed`: it stays
+published) is a decision too, of its own type `reports_dismissed`, with no reasons; the
+statistics of approvals and rejections (counts, reversals, time to decision) leave it out.
 """
 
 from __future__ import annotations
@@ -18,10 +22,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..db import JSONDoc, UTCDateTime, metadata
-from ..domain.events import CommentApproved, CommentRejected, CommentSubmitted
+from ..domain.events import (
+    CommentApproved,
+    CommentRejected,
+    CommentReportsDismissed,
+    CommentSubmitted,
+)
 from .base import Change, Projection, bulk_insert, chunks, split_at_erasures
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+APPROVED, REJECTED, REPORTS_DISMISSED = "approved", "rejected", "reports_dismissed"
+DECISION_TYPES = (APPROVED, REJECTED, REPORTS_DISMISSED)
+VERDICTS = (APPROVED, REJECTED)  # what the statistics count
 
 decision_log = sa.Table(
     "decision_log",
@@ -89,7 +102,7 @@ class DecisionLogProjection(Projection):
         for recorded, event in changes:
             if isinstance(event, CommentSubmitted):
                 submitted[event.comment_id] = (event.submitted_at, False)
-            elif isinstance(event, CommentApproved | CommentRejected):
+            elif isinstance(event, CommentApproved | CommentRejected | CommentReportsDismissed):
                 decided.append((recorded, event))
         bulk_insert(conn, submissions, [
             {"comment_id": cid, "submitted_at": at, "erased": erased}
@@ -106,12 +119,23 @@ class DecisionLogProjection(Projection):
         log_rows, reason_rows = [], []
         for recorded, event in decided:
             submitted_at, erased = submitted[event.comment_id]
+            if isinstance(event, CommentReportsDismissed):
+                log_rows.append(dict(
+                    position=recorded.position, comment_id=event.comment_id,
+                    article_id=event.article_id, moderator_id=event.moderator_id,
+                    decision=REPORTS_DISMISSED, previous_status=APPROVED, reasons=[],
+                    guideline_version=None, note=event.note, decided_at=event.dismissed_at,
+                    submitted_at=submitted_at,
+                    seconds_to_decision=(event.dismissed_at - submitted_at).total_seconds(),
+                    erased=erased,
+                ))
+                continue
             rejected = isinstance(event, CommentRejected)
             codes = list(event.reasons) if rejected else []
             log_rows.append(dict(
                 position=recorded.position, comment_id=event.comment_id,
                 article_id=event.article_id, moderator_id=event.moderator_id,
-                decision="rejected" if rejected else "approved",
+                decision=REJECTED if rejected else APPROVED,
                 previous_status=event.previous_status, reasons=codes,
                 guideline_version=event.guideline_version if rejected else None,
                 note=event.note, decided_at=event.decided_at, submitted_at=submitted_at,
@@ -131,6 +155,7 @@ def decisions(
     reason: str | None = None,
     article_id: str | None = None,
     comment_id: str | None = None,
+    decision: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after: int | None = None,
@@ -145,6 +170,8 @@ def decisions(
         query = query.where(t.c.article_id == article_id)
     if comment_id is not None:
         query = query.where(t.c.comment_id == comment_id)
+    if decision is not None:
+        query = query.where(t.c.decision == decision)
     if reason is not None:
         r = decision_reasons
         query = query.where(sa.exists().where(r.c.position == t.c.position, r.c.reason == reason))
@@ -173,6 +200,7 @@ def counts_by_moderator(conn: Connection, since: datetime | None,
     query = _window(
         sa.select(t.c.moderator_id, t.c.decision, sa.func.count().label("n"),
                   sa.func.sum(reversal).label("reversals"))
+        .where(t.c.decision.in_(VERDICTS))
         .group_by(t.c.moderator_id, t.c.decision), since, until)
     out: dict[str, dict[str, int]] = {}
     for row in conn.execute(query):
@@ -205,7 +233,7 @@ def time_to_decision(conn: Connection, since: datetime | None,
     (8 bytes each) but grows linearly with the window.
     """
     t = decision_log
-    first = t.c.previous_status == "pending"
+    first = sa.and_(t.c.previous_status == "pending", t.c.decision.in_(VERDICTS))
     if conn.dialect.name == "postgresql":
         query = _window(sa.select(
             sa.func.count(),

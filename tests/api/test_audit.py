@@ -189,3 +189,54 @@ def test_a_plus_offset_decoded_as_a_space_gets_a_hint(client, tokens):
     naive = client.get("/v1/audit/decisions?since=2026-11-25T09:30:00",
                        headers=bearer(tokens.auditor))
     assert "offset" in assert_error(naive, 422, "validation_failed")["errors"]["since"][0]
+
+
+def _dismiss(client, token, comment_id, note):  # noqa: ANN001, ANN202
+    from .helpers import version_of
+
+    version = version_of(client, token, comment_id)
+    response = client.post(f"/v1/comments/{comment_id}/reports/dismiss", json={"note": note},
+                           headers=bearer(token, **{"If-Match": f'"{version}"'}))
+    assert response.status_code == 200, response.get_json()
+
+
+def test_report_dismissals_are_decisions_in_the_audit_log(client, tokens, decided, article,
+                                                          services, clock):
+    from .test_reports import report
+
+    a, b, c = decided
+    report(client, a)
+    clock.advance(minutes=5)
+    _dismiss(client, tokens.moderator2, a, "Fair criticism, not an attack.")
+    items = decisions(client, tokens.auditor)["items"]
+    assert [(i["comment_id"], i["decision"], i["moderator_id"]) for i in items] == [
+        (a, "approved", "maya"), (b, "rejected", "omar"), (c, "rejected", "omar"),
+        (b, "approved", "maya"), (a, "reports_dismissed", "omar")]
+    dismissal = items[-1]
+    assert dismissal["note"] == "Fair criticism, not an attack."
+    assert dismissal["decided_at"] == "2026-11-01T12:05:00+00:00"
+    assert dismissal["previous_status"] == "approved" and dismissal["reversal"] is False
+    assert dismissal["reasons"] == [] and dismissal["guideline_version"] is None
+    assert services.queries.comment(a)["status"] == "approved"
+
+    only = decisions(client, tokens.auditor, decision="reports_dismissed")["items"]
+    assert [i["position"] for i in only] == [dismissal["position"]]
+    assert [i["comment_id"] for i in decisions(
+        client, tokens.auditor, decision="rejected")["items"]] == [b, c]
+    assert [i["decision"] for i in decisions(
+        client, tokens.auditor, moderator="omar")["items"]] == [
+        "rejected", "rejected", "reports_dismissed"]
+    assert_error(client.get("/v1/audit/decisions", query_string={"decision": "dismissed"},
+                            headers=bearer(tokens.auditor)), 422, "validation_failed")
+
+    # approvals and rejections are what the statistics count; reports have their own
+    stats = client.get("/v1/stats", headers=bearer(tokens.auditor)).get_json()
+    assert stats["decisions"] == {"approved": 2, "rejected": 2, "reversals": 1, "total": 4}
+    assert stats["time_to_decision"]["count"] == 3
+    assert stats["reports"]["dismissed"] == 1
+
+    report_ = services.runner.rebuild(services.engine, swap=False)
+    assert report_.identical, report_.differences
+    before = decisions(client, tokens.auditor)
+    services.runner.rebuild(services.engine, swap=True)
+    assert decisions(client, tokens.auditor) == before
