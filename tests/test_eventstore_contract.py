@@ -252,3 +252,51 @@ def test_reads_by_id_by_time_window_and_streams_still_open(services, clock):
 
         assert still_open(closed.position - 1) == ["s-1", "s-2"]
         assert still_open(closed.position) == ["s-2"]
+
+
+def test_reads_for_audit_latest_newest_first_with_hashes_and_counts(services, clock):
+    """The reads audit views and exports use, each at its exact boundaries."""
+    t0 = clock.now
+    store = services.store
+    first = append(services, "s-1", [ev(1, "test.a")], NO_STREAM)[0]           # 1 @ t0
+    clock.advance(minutes=1)
+    append(services, "s-2", [ev(2, "test.b"), ev(3, "test.a")], NO_STREAM)     # 2, 3 @ t0+1
+    clock.advance(minutes=1)
+    last = append(services, "s-1", [ev(4, "test.a")], 1)[0]                    # 4 @ t0+2
+    with read_transaction(services.engine) as conn:
+        assert store.last_of_type(conn, "test.a") == last
+        assert store.last_of_type(conn, "test.b").position == 2
+        assert store.last_of_type(conn, "test.none") is None
+
+        def before(position, limit=10):
+            return [r.position for r in store.read_before(
+                conn, types=["test.a"], before=position, limit=limit)]
+
+        assert before(None) == [4, 3, 1]
+        assert before(4) == [3, 1]  # strictly before
+        assert before(None, limit=1) == [4]
+        assert before(1) == []
+
+        chained = store.read_chained(conn, types=["test.a", "test.b"], after=1, to_position=3)
+        assert [r.position for r, _ in chained] == [2, 3]  # (after, to_position]
+        stored = dict(conn.execute(sa.text("SELECT position, hash FROM events")).all())
+        assert all(bytes(h) == bytes(stored[r.position]) and len(h) == 32 for r, h in chained)
+        assert len(store.read_chained(conn, types=["test.a"], after=0, to_position=4,
+                                      limit=2)) == 2
+
+        assert store.position_before(conn, t0) == 0  # strictly before the first event
+        assert store.position_before(conn, t0 + timedelta(seconds=1)) == 1
+        assert store.position_before(conn, t0 + timedelta(minutes=2)) == 3
+        assert store.position_before(conn, t0 + timedelta(hours=1)) == 4
+
+        window = store.read_window(conn, types=["test.a"], since=t0 + timedelta(minutes=1),
+                                   until=t0 + timedelta(minutes=2))
+        assert [r.position for r in window] == [3]  # since inclusive, until exclusive
+        assert [r.position for r in store.read_window(
+            conn, types=["test.a"], since=t0, after=1, limit=1)] == [3]
+
+        counts = store.count_by_type(conn, types=["test.a", "test.b", "test.none"])
+        assert counts == {"test.a": 3, "test.b": 1, "test.none": 0}
+        assert store.count_by_type(conn, types=["test.a"], since=t0 + timedelta(minutes=1),
+                                   until=t0 + timedelta(minutes=2)) == {"test.a": 1}
+    assert first.position == 1
