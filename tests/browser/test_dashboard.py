@@ -349,3 +349,81 @@ def test_audit_filters_and_csv_statistics_charts_and_time_travel(tab: Page, serv
     changed = server.comment(reversed_id)
     assert changed["status"] != final and changed["decided_by"] == "browser-moderator"
     assert changed["note"] == "Second look: it argues, it does not insult"
+
+
+def test_reported_tab_dismisses_and_rejects_with_a_note_and_names_who_acted_first(
+        tab: Page, server):
+    # three published comments, each reported once by a reader (one address: one report each)
+    _, _, catalogue = server.call("GET", "/v1/guidelines")
+    first, second = catalogue["guidelines"][0], catalogue["guidelines"][1]
+    ids = []
+    for n, reason in enumerate((first, second, first)):
+        comment_id = server.submit(f"Reported comment number {n}", name=f"Reported Author {n}")
+        version = server.comment(comment_id)["version"]
+        status, _, body = server.call("POST", f"/v1/comments/{comment_id}/approve", {},
+                                      token="moderator", headers={"If-Match": f'"{version}"'})
+        assert status == 200, body
+        status, _, body = server.call("POST", f"/v1/comments/{comment_id}/reports",
+                                      {"reason": reason["code"], "note": None})
+        assert status == 202 and body["counted"], body
+        ids.append(comment_id)
+    dismissed, rejected, raced = ids
+    _, _, page_ = server.call("GET", "/v1/queue?state=reported&limit=100", token="moderator")
+    total = page_["total"]
+    assert {item["id"] for item in page_["items"]} >= set(ids)
+
+    tab.offline_stream()  # the race below must reach the API
+    tab.open()
+    tab.sign_in()
+    page = tab.page
+    page.wait_for_selector(f'#tab-reported .tab-count:text("{total}")')
+    page.focus("#tab-pending")  # the tabs are reachable by keyboard: arrows move between them
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-reported", "aria-selected") == "true"
+    assert page.get_attribute("#tab-pending", "aria-selected") == "false"
+    card = page.locator(f'.card[data-id="{dismissed}"]')
+    card.wait_for()
+    chip = card.locator(f'.report-chip[data-reason="{first["code"]}"]')
+    assert chip.locator(".chip-guideline").text_content() == first["title"]
+    assert chip.locator(".chip-count").text_content() == "1"
+    assert "1 open report" in card.locator(".reports-total").text_content()
+    assert page.locator("#queue-summary").text_content().startswith(f"{total} reported")
+    tab.shot("reported")
+
+    # d dismisses: the comment stays published and leaves the tab
+    card.click(position={"x": 5, "y": 5})
+    page.keyboard.press("d")
+    card.wait_for(state="detached")
+    assert server.comment(dismissed)["status"] == "approved"
+    page.wait_for_selector(f'#tab-reported .tab-count:text("{total - 1}")')
+
+    # r + a reason: the page asks for the note before sending, then rejects
+    other = page.locator(f'.card[data-id="{rejected}"]')
+    other.click(position={"x": 5, "y": 5})
+    page.keyboard.press("r")
+    page.wait_for_selector(".panel .note-why")
+    assert page.locator(".panel .note > span").text_content() == "Note (required)"
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".panel-msg:text('needs a note')")
+    assert server.comment(rejected)["status"] == "approved"
+    page.keyboard.type("Reported twice; breaks the guideline")
+    page.keyboard.press("Enter")
+    other.wait_for(state="detached")
+    now = server.comment(rejected)
+    assert now["status"] == "rejected" and now["reasons"] == [second["code"]]
+    assert now["note"] == "Reported twice; breaks the guideline"
+
+    # another moderator dismisses first: ours is refused, naming who and what
+    version = server.comment(raced)["version"]
+    status, _, body = server.call("POST", f"/v1/comments/{raced}/reports/dismiss", {},
+                                  token="second", headers={"If-Match": f'"{version}"'})
+    assert status == 200, body
+    late = page.locator(f'.card[data-id="{raced}"]')
+    late.click(position={"x": 5, "y": 5})
+    page.keyboard.press("d")
+    message = late.locator(".gone-note")
+    message.wait_for()
+    assert "browser-second dismissed the reports" in message.text_content()
+    assert "not applied" in message.text_content()
+    tab.shot("reported-conflict")

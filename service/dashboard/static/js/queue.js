@@ -10,7 +10,8 @@ import { detectLang, LANGUAGES } from "./lang.js";
 import { follow } from "./live.js";
 
 const LIVE_TYPES = ["comment.submitted", "comment.screened", "comment.approved",
-  "comment.rejected", "author.erased"];
+  "comment.rejected", "comment.reported", "comment.reports_dismissed", "author.erased"];
+const QUEUES = { pending: "Pending", reported: "Reported" };
 const GONE_AFTER_MS = 4000;
 
 const PAGE = 50;
@@ -31,6 +32,9 @@ export async function guidelines() {
 function freshState(root, role) {
   return {
     root, role, items: [], selected: 0, total: 0, nextCursor: null, loading: false,
+    queue: "pending",  // or "reported": published comments with open reader reports
+    counts: { pending: null, reported: null },  // what each tab shows
+    countTimer: null,
     filters: { sort: "oldest", article_id: "", flag: "", lang: "", text: "", unclaimed: false },
     panel: null,      // {id, mode: "reject"|"note", reasons: Set}
     notes: new Map(), // comment id -> note text typed so far
@@ -64,6 +68,7 @@ export async function mount(root, { role }) {
     h("p", { class: "more" }, h("button", { type: "button", id: "more", hidden: true,
       onclick: () => load(true) }, "Load more")));
   await load(false);
+  refreshCounts();
   if (state && state.root === root && head !== null) {
     state.stream = follow({ after: head, types: LIVE_TYPES, onEvent, onState: liveState });
   }
@@ -71,6 +76,7 @@ export async function mount(root, { role }) {
 
 export function unmount() {
   if (state && state.stream) state.stream.close();
+  if (state) clearTimeout(state.countTimer);
   state = null;
 }
 
@@ -103,6 +109,11 @@ function onEvent(event) {
   const id = data.comment_id;
   if (!id || state.mine.has(id)) return;
   const item = state.items.find((x) => x.id === id);
+  if (state.queue === "reported") { onReportedEvent(event, item); return; }
+  if (event.type === "comment.reported" || event.type === "comment.reports_dismissed") {
+    scheduleCounts();
+    return;
+  }
   const filtered = state.filters.article_id || state.filters.flag;
   if (event.type === "comment.submitted") {
     if (item || state.fresh.has(id)) return;
@@ -132,7 +143,109 @@ function onEvent(event) {
       setTimeout(() => dropGone(item), GONE_AFTER_MS);
     }
     updateSummary();
+    if (event.type === "comment.rejected") scheduleCounts();
   }
+}
+
+// The Reported tab: a new report updates its card (and version) or the tab's count; a
+// dismissal or rejection by someone else marks the card, which then leaves.
+function onReportedEvent(event, item) {
+  const data = event.data || {};
+  if (event.type === "comment.submitted") { scheduleCounts(); return; }
+  if (event.type === "comment.reported") {
+    if (item && !item.gone) {
+      item.version = event.version ?? item.version;
+      if (data.counted !== false) {
+        item.open_reports = (item.open_reports || 0) + 1;
+        item.total_reports = (item.total_reports || 0) + 1;
+        item.reports = { ...(item.reports || {}) };
+        item.reports[data.reason] = (item.reports[data.reason] || 0) + 1;
+      }
+      if (!(state.panel && state.panel.id === item.id)) replaceCard(item);
+    } else {
+      scheduleCounts();
+    }
+    return;
+  }
+  if (event.type === "comment.screened") {
+    if (item && !item.gone) item.version = event.version ?? item.version;
+    return;
+  }
+  if (event.type !== "comment.reports_dismissed" && event.type !== "comment.rejected") return;
+  scheduleCounts();
+  if (!item || item.gone) return;
+  const who = data.moderator_id || (event.metadata && event.metadata.actor
+    && event.metadata.actor.id) || "someone";
+  const what = event.type === "comment.rejected" ? "rejected this" : "dismissed the reports";
+  item.gone = `Resolved elsewhere: ${who} ${what} ${ago(data.dismissed_at || data.decided_at
+    || event.recorded_at)}.`;
+  state.total = Math.max(0, state.total - 1);
+  if (state.panel && state.panel.id === item.id) state.panel = null;
+  replaceCard(item);
+  updateSummary();
+  announce(`${who} ${what} on the comment by ${item.author_name ?? "an author"}.`);
+  setTimeout(() => dropGone(item), GONE_AFTER_MS);
+}
+
+// The other tab's count, asked again a moment after the events that change it.
+function scheduleCounts() {
+  if (!state) return;
+  clearTimeout(state.countTimer);
+  state.countTimer = setTimeout(refreshCounts, 400);
+}
+
+async function refreshCounts() {
+  if (!state) return;
+  const mine = state;
+  await Promise.all(Object.keys(QUEUES).filter((q) => q !== mine.queue).map((q) =>
+    call(`/v1/queue${query({ state: q, limit: 1 })}`)
+      .then(({ data }) => { mine.counts[q] = data.total; }, () => {})));
+  if (state === mine) updateTabs();
+}
+
+function updateTabs() {
+  state.counts[state.queue] = state.total;
+  for (const [q, label] of Object.entries(QUEUES)) {
+    const tab = state.root.querySelector(`#tab-${q}`);
+    if (!tab) continue;
+    const on = q === state.queue;
+    tab.setAttribute("aria-selected", on ? "true" : "false");
+    tab.tabIndex = on ? 0 : -1;
+    const count = state.counts[q];
+    tab.querySelector(".tab-count").textContent = count === null ? "" : ` ${count}`;
+    tab.setAttribute("aria-label", count === null ? label : `${label}, ${count}`);
+  }
+}
+
+function switchQueue(q) {
+  if (!state || !(q in QUEUES)) return;
+  const tab = state.root.querySelector(`#tab-${q}`);
+  if (tab) tab.focus();
+  if (q === state.queue) return;
+  if (state.panel) release(state.items.find((x) => x.id === state.panel.id));
+  state.counts[state.queue] = state.total;
+  Object.assign(state, { queue: q, items: [], selected: 0, panel: null, nextCursor: null });
+  state.fresh.clear();
+  updateBanner();
+  const reported = q === "reported";
+  for (const id of ["sort", "filter-flag", "filter-unclaimed"]) {
+    const control = state.root.querySelector(`#${id}`);
+    if (control) control.disabled = reported;  // the API applies them to the pending queue
+  }
+  state.root.querySelector("#cards").setAttribute("aria-label",
+    reported ? "Reported comments" : "Pending comments");
+  updateTabs();
+  load(false, true).then(() => refreshCounts());
+}
+
+function tabKeys(event) {
+  const order = Object.keys(QUEUES);
+  const at = order.indexOf(state.queue);
+  const next = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: order.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  event.stopPropagation();
+  switchQueue(order[(next + order.length) % order.length]);
 }
 
 // A card decided elsewhere leaves after a moment, unless it is the one being looked at
@@ -207,7 +320,8 @@ function updateSummary() {
   const shown = items.length === state.items.length ? `${state.items.length}`
     : `${items.length} of ${state.items.length} loaded`;
   summary.textContent =
-    `${state.total} pending · showing ${shown} · guidelines ${state.catalogue.version}`;
+    `${state.total} ${state.queue} · showing ${shown} · guidelines ${state.catalogue.version}`;
+  updateTabs();
 }
 
 function toolbar() {
@@ -217,8 +331,12 @@ function toolbar() {
     h("select", { id, onchange },
       options.map(([v, text]) => h("option", { value: v, selected: v === value }, text))));
   return h("div", { class: "toolbar", role: "search" },
-    h("div", { class: "tabs", role: "tablist", "aria-label": "Queues" },
-      h("button", { type: "button", role: "tab", "aria-selected": "true", class: "tab" }, "Pending")),
+    h("div", { class: "tabs", role: "tablist", "aria-label": "Queues", onkeydown: tabKeys },
+      Object.entries(QUEUES).map(([q, label]) => h("button", {
+        type: "button", role: "tab", id: `tab-${q}`, class: "tab", "aria-controls": "cards",
+        "aria-selected": q === state.queue ? "true" : "false",
+        tabindex: q === state.queue ? "0" : "-1", onclick: () => switchQueue(q) },
+      label, h("span", { class: "tab-count" })))),
     select("sort", "Sort", [["oldest", "Oldest first"], ["newest", "Newest first"],
       ["risk", "Highest risk"]], f.sort, (e) => { f.sort = e.target.value; load(false); }),
     h("label", { class: "field" }, h("span", {}, "Article"),
@@ -240,15 +358,19 @@ function toolbar() {
         "aria-keyshortcuts": "/", oninput: (e) => { f.text = e.target.value.toLowerCase(); render(); } })));
 }
 
-async function load(more) {
-  if (!state || state.loading) return;
+async function load(more, force = false) {
+  if (!state || (state.loading && !force)) return;
   state.loading = true;
   const f = state.filters;
+  const queue = state.queue;
+  const params = queue === "reported"
+    ? { state: "reported", limit: PAGE, article_id: f.article_id }
+    : { sort: f.sort, limit: PAGE, article_id: f.article_id, flag: f.flag,
+      unclaimed: f.unclaimed ? "true" : null };
   try {
-    const { data } = await call(`/v1/queue${query({ sort: f.sort, limit: PAGE,
-      article_id: f.article_id, flag: f.flag, unclaimed: f.unclaimed ? "true" : null,
+    const { data } = await call(`/v1/queue${query({ ...params,
       cursor: more ? state.nextCursor : null })}`);
-    if (!state) return;
+    if (!state || state.queue !== queue) return;
     if (!more) { state.items = []; state.selected = 0; }
     const known = new Set(state.items.map((item) => item.id));
     state.items.push(...data.items.filter((item) => !known.has(item.id)));
@@ -312,7 +434,8 @@ function render() {
   const cards = clear(state.root.querySelector("#cards"));
   if (items.length === 0) {
     cards.append(h("p", { class: "empty" }, state.items.length ? "No comment matches the filters."
-      : "The queue is empty. New comments will appear here."));
+      : state.queue === "reported" ? "No comment has open reader reports."
+        : "The queue is empty. New comments will appear here."));
   }
   items.forEach((item, index) => cards.append(renderCard(item, index)));
   updateSummary();
@@ -344,6 +467,7 @@ function renderCard(item, index) {
     h("span", { class: "parent-label" }, "In reply to ",
       parent ? h("bdi", { dir: "auto" }, parent.author_name ?? "(erased)") : "a comment"),
     parent ? commentText(parent, "parent-body") : null) : null,
+  state.queue === "reported" ? reportCounts(item) : null,
   flagChips(item.flags, state.catalogue.byCode),
   BIDI_CONTROLS.test(item.body || "") ? h("p", { class: "warning" },
     "Contains invisible direction controls: the text may display in a different order "
@@ -351,8 +475,13 @@ function renderCard(item, index) {
   commentText(item),
   item.gone ? h("p", { class: "gone-note", role: "alert" }, item.gone) : null,
   h("div", { class: "actions" },
-    h("button", { type: "button", class: "approve", disabled: !!item.gone, "aria-keyshortcuts": "a",
-      onclick: () => { select(index); approve(); } }, "Approve ", h("kbd", {}, "a")),
+    state.queue === "reported"
+      ? h("button", { type: "button", class: "approve", disabled: !!item.gone,
+        "aria-keyshortcuts": "d", onclick: () => { select(index); dismiss(); } },
+      "Dismiss reports ", h("kbd", {}, "d"))
+      : h("button", { type: "button", class: "approve", disabled: !!item.gone,
+        "aria-keyshortcuts": "a", onclick: () => { select(index); approve(); } },
+      "Approve ", h("kbd", {}, "a")),
     h("button", { type: "button", class: "reject", disabled: !!item.gone, "aria-keyshortcuts": "r",
       onclick: () => { select(index); openPanel("reject"); } }, "Reject… ", h("kbd", {}, "r")),
     h("button", { type: "button", class: "quiet", "aria-keyshortcuts": "n",
@@ -361,6 +490,22 @@ function renderCard(item, index) {
       "History ", h("kbd", {}, "h"))),
   state.panel && state.panel.id === item.id ? panel(item) : null);
   return card;
+}
+
+// What readers reported: open reports per guideline, most first, by the catalogue's names.
+function reportCounts(item) {
+  const open = item.open_reports || 0;
+  const entries = Object.entries(item.reports || {}).sort((x, y) => y[1] - x[1]);
+  return h("div", { class: "reports" },
+    h("p", { class: "reports-total" },
+      `${open} open report${open === 1 ? "" : "s"}`,
+      item.total_reports && item.total_reports !== open ? ` (${item.total_reports} in all)` : "",
+      item.withheld ? h("span", { class: "withheld" }, "Withheld from readers") : null),
+    h("ul", { class: "chips", "aria-label": "Open reports per guideline" },
+      entries.map(([code, count]) => h("li", { class: "chip report-chip", dataset: { reason: code } },
+        h("span", { class: "chip-guideline" },
+          state.catalogue.byCode.get(code)?.title ?? humanCode(code)),
+        h("span", { class: "chip-count" }, String(count))))));
 }
 
 function panel(item) {
@@ -386,6 +531,9 @@ function panel(item) {
         i < 9 ? h("kbd", {}, String(i + 1)) : null, " ", g.title,
         g.note_required ? h("span", { class: "hint" }, " (needs a note)") : null))),
     noteField,
+    item.status !== "pending" ? h("p", { class: "hint note-why" },
+      `This comment is ${item.status}: rejecting it changes that decision, so a note is required.`)
+      : null,
     h("p", { class: "panel-actions" },
       h("button", { type: "button", class: "reject", onclick: () => reject() },
         "Reject ", h("kbd", {}, "Enter")),
@@ -452,7 +600,7 @@ function openPanel(mode) {
   }
   state.panel = { id: item.id, mode, reasons: open ? open.reasons : new Set(), message: "" };
   rerender(mode === "note");
-  if (mode === "reject") claim(item);
+  if (mode === "reject" && item.status === "pending") claim(item);
 }
 
 // Picking reasons takes a moment: say so to other moderators with an advisory claim
@@ -536,6 +684,13 @@ async function reject() {
   await decide(item, "reject", { reasons, note: noteFor(item) });
 }
 
+// Keep a reported comment published: its open reports are resolved (with the note, if any).
+async function dismiss() {
+  const item = selectedItem();
+  if (!item || item.gone || state.queue !== "reported") return;
+  await decide(item, "reports/dismiss", { note: noteFor(item) });
+}
+
 async function decide(item, action, body) {
   const card = cardElement(item.id);
   state.mine.add(item.id);
@@ -549,6 +704,7 @@ async function decide(item, action, body) {
     state.notes.delete(item.id);
     const who = item.author_name ?? "the author";
     announce(action === "approve" ? `Approved the comment by ${who}.`
+      : action === "reports/dismiss" ? `Dismissed the reports on the comment by ${who}; it stays published.`
       : `Rejected the comment by ${who} (${body.reasons.map(humanCode).join(", ")}).`);
   } catch (error) {
     if (!state) return;
@@ -568,6 +724,10 @@ function removeItem(item) {
 function handleRefusal(item, error) {
   if (!(error instanceof ApiError) || error.status === 401) return;
   const body = error.body || {};
+  if (error.status === 409 && body.code === "version_conflict" && state.queue === "reported") {
+    reportedConflict(item, body);
+    return;
+  }
   if (error.status === 409 && body.code === "version_conflict") {
     const win = body.winning_decision;
     const current = body.current;
@@ -603,6 +763,37 @@ function handleRefusal(item, error) {
   announce(message, "error");
 }
 
+// Someone acted on a reported comment first: the comment's own events say who and what.
+async function reportedConflict(item, body) {
+  const current = body.current;
+  let last = null;
+  try {
+    const { data } = await call(`/v1/comments/${encodeURIComponent(item.id)}/events`);
+    const events = data.items || data.events || data || [];
+    last = [...events].reverse().find((e) => e.type !== "comment.screened") || null;
+  } catch (error) { /* said without a name below */ }
+  if (!state) return;
+  if (current) Object.assign(item, { ...current, id: item.id, claim: item.claim, author: item.author });
+  const type = last && last.type;
+  const data = (last && last.data) || {};
+  const who = data.moderator_id || "someone";
+  const when = data.dismissed_at || data.decided_at || (last && last.recorded_at);
+  if (type === "comment.reported" && current && current.status !== "rejected") {
+    item.gone = null;
+    item.open_reports = (item.open_reports || 0) + 1;
+    announce("Another report arrived since it was shown; the card has been refreshed: act again.",
+      "error");
+  } else {
+    const what = type === "comment.reports_dismissed" ? "dismissed the reports on"
+      : type === "comment.rejected" ? "rejected" : "changed";
+    item.gone = `${who} ${what} this ${when ? `${ago(when)} (${utc(when)})` : "first"}; `
+      + "your action was not applied.";
+    announce(`Conflict: ${item.gone}`, "error");
+  }
+  if (state.panel && state.panel.id === item.id) state.panel = null;
+  rerender(false);
+}
+
 // Keys: the shell passes everything it does not handle itself.
 export function onKey(event, typing) {
   if (!state || !state.catalogue) return;
@@ -625,7 +816,8 @@ export function onKey(event, typing) {
     ArrowDown: () => select(state.selected + 1),
     k: () => select(state.selected - 1),
     ArrowUp: () => select(state.selected - 1),
-    a: () => approve(),
+    a: () => { if (state.queue === "pending") approve(); },
+    d: () => dismiss(),
     r: () => openPanel("reject"),
     n: () => openPanel("note"),
     h: () => { const item = selectedItem(); if (item) location.hash = `#/comment/${item.id}`; },
