@@ -352,7 +352,7 @@ def test_audit_filters_and_csv_statistics_charts_and_time_travel(tab: Page, serv
 
 
 def test_reported_tab_dismisses_and_rejects_with_a_note_and_names_who_acted_first(
-        tab: Page, server):
+        tab: Page, second_tab: Page, server):
     # three published comments, each reported once by a reader (one address: one report each)
     _, _, catalogue = server.call("GET", "/v1/guidelines")
     first, second = catalogue["guidelines"][0], catalogue["guidelines"][1]
@@ -427,3 +427,18 @@ def test_reported_tab_dismisses_and_rejects_with_a_note_and_names_who_acted_firs
     assert "browser-second dismissed the reports" in message.text_content()
     assert "not applied" in message.text_content()
     tab.shot("reported-conflict")
+
+    # with the live stream, a new report raises the Reported tab's count without a reload
+    second_tab.open()
+    second_tab.sign_in("second")
+    live = second_tab.page
+    _, _, now_page = server.call("GET", "/v1/queue?state=reported&limit=1", token="moderator")
+    live.wait_for_selector(f'#tab-reported .tab-count:text("{now_page["total"]}")')
+    live.wait_for_selector("#live[data-state='on']")
+    fresh = server.submit("Reported while the page is open", name="Reported Author 3")
+    version = server.comment(fresh)["version"]
+    assert server.call("POST", f"/v1/comments/{fresh}/approve", {}, token="moderator",
+                       headers={"If-Match": f'"{version}"'})[0] == 200
+    assert server.call("POST", f"/v1/comments/{fresh}/reports",
+                       {"reason": first["code"], "note": None})[0] == 202
+    live.wait_for_selector(f'#tab-reported .tab-count:text("{now_page["total"] + 1}")')
