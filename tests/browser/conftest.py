@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_serve import free_port, moderation_command, run_cli
+from tests.e2e.test_serve import run_cli, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -123,34 +120,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
                        ("auditor", "auditor"), ("admin", "admin")):
         server.tokens[name] = run_cli(["tokens", "create", "--name", f"browser-{name}",
                                        "--role", role], env).strip()
-    port = free_port()
-    server.base = f"http://127.0.0.1:{port}"
-    log_path = tmp / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [*moderation_command(), "serve", "--port", str(port), "--workers", "4"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                if server.call("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "server did not become ready in time"
-            time.sleep(0.2)
+    with serving(env, 4, tmp / "serve.log") as base:
+        server.base = base
         yield server
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        log.close()
 
 
 class Page:

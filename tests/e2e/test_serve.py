@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,30 +66,29 @@ def run_cli(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-           "MODERATION_LOG_LEVEL": "WARNING"}
-    run_cli(["db", "upgrade"], env)
-    run_cli(["articles", "register", "e2e-article", "--title", "End to end"], env)
+@contextmanager
+def serving(env: dict[str, str], workers: int, log_path: Path) -> Iterator[str]:
+    """`moderation serve` on a free port until the block ends; yields its base URL once
+    /readyz answers 200 (the log is shown if it exits or never gets ready)."""
     port = free_port()
-    log = (tmp_path / "serve.log").open("w")
+    base = f"http://127.0.0.1:{port}"
+    log = log_path.open("w")
     process = subprocess.Popen(
-        [*moderation_command(), "serve", "--port", str(port), "--workers", "2"],
+        [*moderation_command(), "serve", "--port", str(port), "--workers", str(workers)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(f"http://127.0.0.1:{port}", env)
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert process.poll() is None, log_path.read_text()
             try:
-                if server.call("GET", "/readyz")[0] == 200:
-                    break
-            except OSError:
+                with urllib.request.urlopen(base + "/readyz", timeout=REQUEST_TIMEOUT) as ready:
+                    if ready.status == 200:
+                        break
+            except OSError:  # not listening yet, or 503 while not ready
                 pass
             assert time.monotonic() < deadline, "server did not become ready in time"
             time.sleep(0.2)
-        yield server
+        yield base
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -98,6 +98,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+           "MODERATION_LOG_LEVEL": "WARNING"}
+    run_cli(["db", "upgrade"], env)
+    run_cli(["articles", "register", "e2e-article", "--title", "End to end"], env)
+    with serving(env, 2, tmp_path / "serve.log") as base:
+        yield Server(base, env)
 
 
 def test_submit_queue_approve_publish_audit_over_http(server: Server):
