@@ -311,14 +311,16 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
         made, ctx = [], Context(Actor(id="demo", role="admin"))
         with read_transaction(services.engine) as conn:
             old = api_tokens.list_tokens(conn, include_revoked=False)
-        for info in old:
-            if info.name.startswith("demo-"):
-                services.access.revoke_token(info.id, ctx=ctx)
-        for role in ("moderator", "auditor", "admin"):
-            _, token = services.access.create_token(name=f"demo-{role}", role=role, ctx=ctx)
-            made.append((role, token))
-        if services.checkpoints.signer is not None:
-            services.checkpoints.sign(ctx)
+        with _quiet("service.application"):  # the tokens are printed below
+            for info in old:
+                if info.name.startswith("demo-"):
+                    services.access.revoke_token(info.id, ctx=ctx)
+            for role in ("moderator", "auditor", "admin"):
+                _, token = services.access.create_token(name=f"demo-{role}", role=role,
+                                                        ctx=ctx)
+                made.append((role, token))
+            if services.checkpoints.signer is not None:
+                services.checkpoints.sign(ctx)
     finally:
         services.close()
     click.echo(f"demo tokens (new ones each start) for http://{host}:{port}:")

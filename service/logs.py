@@ -21,7 +21,8 @@ class RequestIdFilter(logging.Filter):
     """Stamps each record with the X-Request-ID being answered ('-' outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = (g.get("request_id") if has_request_context() else None) or "-"
+        record.request_id = ((g.get("request_id") if has_request_context() else None)
+                             or getattr(record, "request_id", None) or "-")
         return True
 
 

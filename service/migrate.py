@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -32,10 +35,23 @@ def downgrade(settings: Settings, revision: str, engine: Engine | None = None) -
     command.downgrade(alembic_config(settings, engine), revision)
 
 
+@contextmanager
+def quietly() -> Iterator[None]:
+    """Alembic's own INFO lines (one per migration, two per connection) held back; callers
+    log one line saying what changed."""
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(max(logging.WARNING, alembic_log.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(level)
+
+
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config(Settings())).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with quietly(), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

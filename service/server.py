@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 
 from gevent import monkey
+from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.ggevent import GeventWorker
@@ -29,15 +30,22 @@ from prometheus_client import values as prometheus_values
 from . import migrate, telemetry
 from .bootstrap import build, configure_logging
 from .config import Settings, prepare_metrics_directory
+from .db import make_engine
 
 log = logging.getLogger(__name__)
 
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms id=%({x-request-id}o)s'
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
 def prepare_database(settings: Settings) -> None:
-    migrate.upgrade(settings)
-    services = build(settings)
+    engine = make_engine(settings)
+    before = migrate.current_revision(engine)
+    with migrate.quietly():
+        migrate.upgrade(settings, engine=engine)
+    after = migrate.current_revision(engine)
+    if after != before:
+        log.info("database schema upgraded from %s to %s", before or "empty", after)
+    services = build(settings, engine=engine)
     try:
         with services.engine.connect() as conn:
             head = services.store.head(conn)
@@ -50,6 +58,27 @@ def prepare_database(settings: Settings) -> None:
             log.info("read models rebuilt to position %d", report.position)
     finally:
         services.close()
+
+
+class ServerLogger(glogging.Logger):
+    """Gunicorn's own lines (the master's start, worker boots and exits, the access log)
+    go through the service's log handler, so every line has one format (text or JSON)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers = []
+            logger.propagate = True
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """The access line carries its request id as every other line does."""
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+        request_id = next((value for name, value in resp.headers
+                           if name.lower() == "x-request-id"), "-")
+        self.access_log.info(self.cfg.access_log_format, atoms,
+                             extra={"request_id": request_id})
 
 
 def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
@@ -135,6 +164,7 @@ def run(settings: Settings, *, host: str, port: int, workers: int, timeout: int)
         # use it, and two servers on one machine would fight over it
         "control_socket_disable": True,
         "child_exit": _worker_exited,
+        "logger_class": ServerLogger,
     }
     prepare_metrics_directory()
     log.info("serving on %s with %d workers", options["bind"], workers)

@@ -40,7 +40,7 @@ def get_json(url: str, token: str) -> dict:
 def test_demo_serves_seeded_data_and_every_readme_curl_works(tmp_path):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-           "MODERATION_LOG_LEVEL": "WARNING", "MODERATION_WEBHOOK_ALLOW_LOOPBACK": "1"}
+           "MODERATION_LOG_LEVEL": "INFO", "MODERATION_WEBHOOK_ALLOW_LOOPBACK": "1"}
     out = (tmp_path / "demo.out").open("w+")
     process = subprocess.Popen([*moderation_command(), "demo", "--port", str(port)], env=env,
                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -53,6 +53,10 @@ def test_demo_serves_seeded_data_and_every_readme_curl_works(tmp_path):
             text = (tmp_path / "demo.out").read_text()
             tokens = dict(re.findall(r"^\s+(moderator|auditor|admin)\s+(\S+)$", text, re.M))
         assert len(tokens) == 3, (tmp_path / "demo.out").read_text()
+        # a newcomer reads the tokens without scrolling: the schema upgrade, the key files
+        # and the seeding are one line each, not a line per migration or per token
+        before_tokens = text.split("demo tokens")[0].splitlines()
+        assert len(before_tokens) <= 6, before_tokens
         base = f"http://127.0.0.1:{port}"
         assert f"{base}/dashboard/" in text  # the demo ends with the page to moderate in
         while time.monotonic() < deadline:

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from service.migrate import head_revision
+
 pytestmark = pytest.mark.slow
 
 STARTUP_TIMEOUT = 30
@@ -214,3 +216,26 @@ def test_metrics_add_up_every_worker(server: Server):
                   and 'endpoint="/healthz"' in line)
     assert counted >= 12, text[:2000]
     assert "moderation_queue_depth 0.0" in text
+
+
+def test_json_logs_are_one_format_from_start_to_shutdown(tmp_path: Path):
+    """The master's lines, the workers' and the access log all come out as JSON objects,
+    the access line with the request's id, and a fresh database's migration is one line."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'logs.db'}",
+           "MODERATION_LOG_LEVEL": "INFO", "MODERATION_LOG_FORMAT": "json"}
+    log_path = tmp_path / "serve.log"
+    with serving(env, 2, log_path) as base:
+        request = urllib.request.Request(base + "/healthz",
+                                         headers={"X-Request-ID": "logged-request-1"})
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT) as response:
+            assert response.status == 200
+        time.sleep(0.5)  # the access line is written after the response
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    loggers = {line["logger"] for line in lines}
+    assert {"service.server", "gunicorn.error", "gunicorn.access"} <= loggers, loggers
+    assert not any(name.startswith("alembic") for name in loggers), loggers
+    upgraded = [line["message"] for line in lines if "schema upgraded" in line["message"]]
+    assert upgraded == [f"database schema upgraded from empty to {head_revision()}"]
+    access = [line for line in lines if line["logger"] == "gunicorn.access"
+              and "/healthz" in line["message"] and line["request_id"] == "logged-request-1"]
+    assert access, lines
