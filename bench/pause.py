@@ -1,0 +1,115 @@
+"""How long appends pause while a rebuild runs and swaps its read models in.
+
+    python -m bench.pause [--db sqlite|postgres|both] [--comments 20000] [--runs 2]
+
+A log of `--comments` comments is bulk-loaded (bench/bulk.py) and its read models built
+by one rebuild. Then, for each run, a writer thread submits comments through the real
+command path (screening, sealing, inline projections, outbox; one transaction each) as fast
+as it can while the main thread rebuilds with `swap=True`. The writer records when each
+submission returns; the longest gap between two of them is the longest pause an append
+saw. Printed: the gap before the rebuild (the writer's own jitter), the longest gap during
+the rebuild, the longest gap in its last phase (after the last replay batch: the final
+catch-up and the swap), and failed submissions (a lock timeout is a failure).
+PostgreSQL runs against BENCH_POSTGRES_URL, whose tables it replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from service.application.commands import Context, SubmitComment
+from service.bootstrap import build
+
+from .bulk import bulk_load
+from .run import fresh
+
+
+def one_run(services, seconds_before: float = 1.0) -> dict:  # noqa: ANN001
+    done: list[float] = []
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            try:
+                services.moderation.submit_comment(
+                    SubmitComment(f"bench-{i % 50}", "Writer", f"A comment while rebuilding {i}"),
+                    Context())
+            except Exception as exc:  # noqa: BLE001 - counted, the bench goes on
+                failures.append(type(exc).__name__)
+            done.append(time.perf_counter())
+            i += 1
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    time.sleep(seconds_before)
+    batches: list[float] = []
+    started = time.perf_counter()
+    report = services.runner.rebuild(services.engine, swap=True, batch_size=5000,
+                                     progress=lambda n, total: batches.append(
+                                         time.perf_counter()))
+    ended = time.perf_counter()
+    time.sleep(0.5)
+    stop.set()
+    thread.join()
+
+    def longest(a: float, b: float) -> float:
+        inside = [t for t in done if a <= t <= b]
+        after = next((t for t in done if t > b), b)
+        before = [t for t in done if t < a][-1:] or [a]
+        points = before + inside + [after]
+        return max((y - x for x, y in zip(points, points[1:], strict=False)), default=0.0)
+
+    # the last phase: from the last replay batch of the bulk (the tail's progress report
+    # comes after the final catch-up) to the rebuild's end
+    last_batch = batches[-2] if len(batches) >= 2 else started
+    return {
+        "events": report.events,
+        "rebuild_s": round(ended - started, 2),
+        "rebuild_events_per_s": round(report.events / (ended - started)),
+        "gap_before_ms": round(longest(started - seconds_before + 0.2, started) * 1000, 1),
+        "gap_during_ms": round(longest(started, ended) * 1000, 1),
+        "gap_last_phase_ms": round(longest(last_batch, ended) * 1000, 1),
+        "submissions_during": sum(1 for t in done if started <= t <= ended),
+        "failures": len(failures),
+        "identical": report.identical,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--comments", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=2)
+    args = parser.parse_args()
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    with tempfile.TemporaryDirectory() as tmp:
+        for db in dbs:
+            settings = fresh(db, Path(tmp))
+            services = build(settings)
+            try:
+                head = bulk_load(services.engine, args.comments)
+                services.runner.rebuild(services.engine, swap=True, batch_size=5000)
+                rows = [one_run(services) for _ in range(args.runs)]
+            finally:
+                services.close()
+            for row in rows:
+                print(json.dumps({"db": db, "log_events": head, **row}), flush=True)
+            print(f"{db:8} log {head:,} events: longest append pause during a rebuild "
+                  f"{statistics.median(r['gap_during_ms'] for r in rows):,.1f} ms (median "
+                  f"of {len(rows)}), in its last phase (catch-up and swap) "
+                  f"{statistics.median(r['gap_last_phase_ms'] for r in rows):,.1f} ms, "
+                  f"before it {statistics.median(r['gap_before_ms'] for r in rows):,.1f} ms; "
+                  f"failed submissions {sum(r['failures'] for r in rows)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
