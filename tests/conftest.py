@@ -136,7 +136,8 @@ def pg_services(postgres_url: str, clock: FakeClock) -> Iterator[Services]:
 
 # `pytest -m unit`: the domain, screening, application, event-store contract and projection
 # tests on SQLite, in seconds; the README's command runs everything on both databases.
-UNIT_MODULES = frozenset({"test_domain.py", "test_domain_limits.py", "test_screening.py",
+UNIT_MODULES = frozenset({"test_domain.py", "test_domain_limits.py", "test_domain_rules.py",
+                          "test_screening.py",
                           "test_application.py", "test_eventstore_contract.py",
                           "test_projections.py", "test_logs.py"})
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from service.db import read_transaction, write_transaction
+from service.db import deferring, read_transaction, write_transaction
 from service.eventstore import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
     DuplicateEvent,
+    EventStore,
     NewEvent,
     WrongExpectedVersion,
+    chain,
 )
 
 
@@ -300,3 +302,127 @@ def test_reads_for_audit_latest_newest_first_with_hashes_and_counts(services, cl
         assert store.count_by_type(conn, types=["test.a"], since=t0 + timedelta(minutes=1),
                                    until=t0 + timedelta(minutes=2)) == {"test.a": 1}
     assert first.position == 1
+
+
+def test_an_event_without_a_schema_version_is_recorded_as_version_1(services):
+    [recorded] = append(services, "s-1", [NewEvent("test.happened", {"n": 1})], NO_STREAM)
+    assert recorded.schema_version == 1
+    with read_transaction(services.engine) as conn:
+        [back] = services.store.read_stream(conn, "s-1")
+    assert (back.schema_version, back.metadata) == (1, {})
+
+
+def test_a_store_without_a_clock_records_the_current_utc_time(services):
+    store = EventStore()
+    before = datetime.now(UTC)
+    with write_transaction(services.engine) as conn:
+        [recorded] = store.append(conn, "s-1", [ev(1)], NO_STREAM)
+    after = datetime.now(UTC)
+    assert before <= recorded.recorded_at <= after
+    assert recorded.recorded_at.utcoffset() == timedelta(0)
+
+
+def test_default_page_sizes(services):
+    """Without a limit: 1000 events from read_all and read_chained, 500 from read_window,
+    100 from open_as_of."""
+    append(services, "s-0", [ev(i, "test.opened") for i in range(1001)], NO_STREAM)
+    with read_transaction(services.engine) as conn:
+        store = services.store
+        assert len(store.read_all(conn)) == 1000
+        assert len(store.read_chained(conn, types=["test.opened"], after=0,
+                                      to_position=1001)) == 1000
+        window = store.read_window(conn, types=["test.opened"], since=services.clock.now)
+        assert [r.position for r in window] == list(range(1, 501))
+    # each opening event on its own stream, none closed
+    with write_transaction(services.engine) as conn:
+        for i in range(1, 102):
+            services.store.append(conn, f"o-{i}", [ev(i, "test.opened")], NO_STREAM)
+    with read_transaction(services.engine) as conn:
+        still = services.store.open_as_of(conn, opened_by="test.opened",
+                                          closed_by=["test.closed"], position=10**6)
+    assert [r.position for r in still] == list(range(1, 101))
+
+
+def test_open_as_of_pages_after_a_position(services):
+    for i in range(1, 5):
+        append(services, f"o-{i}", [ev(i, "test.opened")], NO_STREAM)
+    append(services, "o-2", [ev(5, "test.closed")], 1)
+    with read_transaction(services.engine) as conn:
+        def page(after, limit=10):
+            return [r.position for r in services.store.open_as_of(
+                conn, opened_by="test.opened", closed_by=["test.closed"], position=5,
+                after=after, limit=limit)]
+
+        assert page(0) == [1, 3, 4]
+        assert page(1) == [3, 4]  # strictly after
+        assert page(3) == [4]
+        assert page(0, limit=2) == [1, 3]
+        assert page(4) == []
+
+
+def test_every_event_is_chained_to_the_one_before_it(services):
+    """Each stored hash links the row to the previous event's hash (the genesis hash for
+    the first), across appends of one and several events and across streams."""
+    append(services, "s-1", [ev(1)], NO_STREAM)
+    append(services, "s-2", [ev(2), ev(3), ev(4)], NO_STREAM)
+    append(services, "s-1", [ev(5)], 1)
+    append(services, "s-3", [ev(6), ev(7)], NO_STREAM)
+    with read_transaction(services.engine) as conn:
+        rows = conn.execute(sa.text(
+            "SELECT position, event_id, stream_id, version, type, schema_version, data, "
+            "metadata, hash FROM events ORDER BY position")).all()
+        recorded = {r.position: r for r in services.store.read_all(conn)}
+        verified = chain.verify(conn)
+    previous = chain.GENESIS
+    for row in rows:
+        event = recorded[row.position]
+        expected = chain.link_row(previous, {
+            "position": event.position, "event_id": event.event_id,
+            "stream_id": event.stream_id, "version": event.version, "type": event.type,
+            "schema_version": event.schema_version, "data": event.data,
+            "metadata": event.metadata, "recorded_at": event.recorded_at})
+        assert bytes(row.hash) == expected, row.position
+        previous = expected
+    assert (verified.checked, verified.broken) == (7, None)
+    assert verified.head_hash == previous
+
+
+def test_recorded_time_holds_at_the_latest_when_the_clock_stands_still_or_goes_back(
+        services, clock):
+    t0 = clock.now
+    first = append(services, "s-1", [ev(1)], NO_STREAM)[0]
+    same = append(services, "s-1", [ev(2)], 1)[0]  # the same instant
+    clock.now = t0 - timedelta(microseconds=1)
+    back = append(services, "s-1", [ev(3)], 2)[0]
+    clock.now = t0 + timedelta(microseconds=1)
+    ahead = append(services, "s-1", [ev(4)], 3)[0]
+    assert [e.recorded_at for e in (first, same, back)] == [t0, t0, t0]
+    assert ahead.recorded_at == t0 + timedelta(microseconds=1)
+    with read_transaction(services.engine) as conn:
+        assert [e.recorded_at for e in services.store.read_stream(conn, "s-1")] == [
+            t0, t0, t0, t0 + timedelta(microseconds=1)]
+
+
+@pytest.mark.postgres
+def test_held_writes_return_what_is_read_back_and_raise_conflicts(pg_services):
+    """An append whose rows are held (DeferredWrites) answers as a direct one, and a lost
+    race surfaces as a version conflict when the rows are sent."""
+    store = pg_services.store
+    with write_transaction(pg_services.engine) as conn:
+        writes = deferring(conn)
+        recorded = store.append(conn, "s-1", [ev(1), ev(2)], NO_STREAM, writes=writes)
+        writes.flush()
+    with read_transaction(pg_services.engine) as conn:
+        assert store.read_stream(conn, "s-1") == recorded
+    assert [(r.position, r.version) for r in recorded] == [(1, 1), (2, 2)]
+    with pytest.raises(WrongExpectedVersion) as info, \
+            write_transaction(pg_services.engine) as conn:
+        writes = deferring(conn)
+        store.append(conn, "s-1", [ev(3)], ANY, writes=writes)
+        # the first rows are still held, so this append also takes version 3: the unique
+        # key refuses it when both are sent
+        store.append(conn, "s-1", [ev(4)], ANY, writes=writes)
+        writes.flush()
+    assert (info.value.expected, info.value.actual) == (ANY, 2)
+    with read_transaction(pg_services.engine) as conn:
+        assert store.head(conn) == 2

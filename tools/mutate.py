@@ -7,6 +7,8 @@ One mutation at a time: comparison operators (< <=, > >=, == !=, is / is not, in
 a `return X` replaced by `return None`. The repository (service/ and tests/) is copied to a
 temporary directory that comes first on the import path, so the working tree is never
 touched; the tests run on SQLite only (`-m "not postgres"`), stopping at the first failure.
+With `--postgres`, a mutant that survives SQLite is run again with the PostgreSQL cases too
+(the server at TEST_POSTGRES_URL, with REQUIRE_POSTGRES=1), for code only PostgreSQL runs.
 A mutant that no test kills is a survivor: printed with its line, for a human to judge
 whether it is equivalent or a missing test. mutmut cannot be used here because its copies do
 not see the editable install.
@@ -97,10 +99,14 @@ def mutated_source(source: str, mutant: Mutant) -> str:
     return ast.unparse(ast.fix_missing_locations(_Apply(target, variant).visit(tree)))
 
 
-def _run_tests(workdir: Path, tests: list[str], timeout: float) -> bool:
+def _run_tests(workdir: Path, tests: list[str], timeout: float, *,
+               postgres: bool = False) -> bool:
     """True when the tests pass (the mutant survived)."""
     env = dict(os.environ, PYTHONPATH=str(workdir), PYTHONDONTWRITEBYTECODE="1")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not postgres",
+    if postgres:
+        env["REQUIRE_POSTGRES"] = "1"
+    select = [] if postgres else ["-m", "not postgres"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", *select,
            "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
     try:
         done = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, timeout=timeout)
@@ -115,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("tests", nargs="+", help="the test files or node ids that cover it")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per mutant")
     parser.add_argument("--only-lines", help="e.g. 20-40: mutate only these lines")
+    parser.add_argument("--postgres", action="store_true",
+                        help="run SQLite's survivors again with the PostgreSQL cases")
     args = parser.parse_args(argv)
 
     source = (ROOT / args.module).read_text(encoding="utf-8")
@@ -145,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         for n, mutant in enumerate(todo, 1):
             target.write_text(mutated_source(source, mutant), encoding="utf-8")
             survived = _run_tests(work, args.tests, args.timeout)
+            if survived and args.postgres:
+                survived = _run_tests(work, args.tests, args.timeout, postgres=True)
             print(f"[{n}/{len(todo)}] line {mutant.line}: {mutant.description}: "
                   f"{'SURVIVED' if survived else 'killed'}", flush=True)
             if survived:

@@ -255,13 +255,6 @@ def _handle_dbapi_error(error: sa_exc.DBAPIError) -> Response:
     return _handle_unexpected(error)
 
 
-def _database_failure(error: sa_exc.DBAPIError | sa_exc.TimeoutError) -> Response:
-    """What the handlers registered below answer for a database error."""
-    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError):
-        return _handle_unavailable(error)
-    return _handle_dbapi_error(error)
-
-
 def _handle_out_of_step(error: ProjectionOutOfStep) -> Response:
     log.error("read models are out of step: %s", error)
     return error_response(

@@ -121,28 +121,28 @@ class EventStore:
         for row in rows:
             row["hash"] = previous = chain.link_row(previous, row)
         if writes is not None:
-            writes.on_error(events.name, lambda exc: self._conflict(
-                conn, exc, stream_id, expected_version))
+            def refused(exc: Exception) -> None:
+                if isinstance(exc, IntegrityError):
+                    raise self._conflict(conn, exc, stream_id, expected_version) from exc
+
+            writes.on_error(events.name, refused)
             writes.execute(_INSERT_EVENTS, rows)
             return [_recorded(r) for r in rows]
         try:
             conn.execute(_INSERT_EVENTS, rows)
         except IntegrityError as exc:
-            self._conflict(conn, exc, stream_id, expected_version)
-            raise
+            raise self._conflict(conn, exc, stream_id, expected_version) from exc
         return [_recorded(r) for r in rows]
 
-    def _conflict(self, conn: Connection, exc: Exception, stream_id: str,
-                  expected_version: ExpectedVersion) -> None:
-        """Raise what a failed event insert means, if it was a unique key."""
-        if not isinstance(exc, IntegrityError):
-            return
+    def _conflict(self, conn: Connection, exc: IntegrityError, stream_id: str,
+                  expected_version: ExpectedVersion) -> Exception:
+        """What a unique key refusing an event insert means."""
         if "event_id" in str(exc.orig):
-            raise DuplicateEvent(str(exc.orig)) from exc
+            return DuplicateEvent(str(exc.orig))
         # the failed insert has aborted this transaction (PostgreSQL): read elsewhere
         with conn.engine.connect() as fresh:
             actual = self.stream_version(fresh, stream_id)
-        raise WrongExpectedVersion(stream_id, expected_version, actual) from exc
+        return WrongExpectedVersion(stream_id, expected_version, actual)
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
         return conn.execute(_STREAM_VERSION, {"stream_id": stream_id}).scalar_one()

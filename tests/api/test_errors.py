@@ -7,13 +7,28 @@ import json
 import os
 import unicodedata
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
+from service.api.errors import _sentence, _strip_location, domain_status, flatten_messages
 from service.app import create_app
+from service.application.errors import ArticleExists, ClaimedByOther, IdempotencyKeyReused
 from service.bootstrap import build
 from service.db import make_engine, write_transaction
+from service.domain.errors import (
+    ArticleIsClosed,
+    AuthorIsBanned,
+    CommentNotFound,
+    Conflict,
+    DecisionRefused,
+    DomainError,
+    InvalidInput,
+    NoteRequired,
+    ParentNotFound,
+    UnknownReason,
+)
 
 from .helpers import approve, assert_error, bearer, head, submit, submitted_id
 
@@ -182,3 +197,165 @@ def test_unicode_round_trips_byte_for_byte(client, article, tokens, services, te
                          headers=bearer(tokens.moderator)).get_json()["items"]
     assert history[0]["data"]["body"] == text
     assert history[-1]["data"]["note"] == text
+
+
+def test_retry_after_for_a_rate_limit_is_the_time_until_the_window_frees(
+        settings, services, article, monkeypatch):
+    """The moving window frees a place when its oldest hit is a period old; flask-limiter
+    names the whole second after that, and Retry-After counts the seconds to it rounded up,
+    so a client that waits it is never early (time stands still in this test)."""
+    import time
+
+    now = [1_800_000_000.25]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+    app = create_app(replace(settings, submit_rate_limit="2/hour"), services)
+    client = app.test_client()
+    assert submit(client, article).status_code == 202
+    now[0] += 10
+    assert submit(client, article).status_code == 202
+    refused = submit(client, article)
+    assert_error(refused, 429, "rate_limited")
+    # the first hit leaves in 3590 s; the limiter names the second after: 3590.75 s -> 3591
+    assert refused.headers["Retry-After"] == "3591"
+    now[0] += 3589.5  # half a second before it leaves: 1.25 s to the named second
+    assert submit(client, article).headers["Retry-After"] == "2"
+
+
+def test_retry_after_without_a_limiter_to_ask_is_a_minute(app, client):
+    from flask_limiter.errors import RateLimitExceeded
+
+    class Limit:  # what flask-limiter hands the error: the limit that was exceeded
+        error_message = None
+
+        def __init__(self):
+            self.limit = "1 per 1 minute"
+
+    def limited(*_args, **_kwargs):
+        raise RateLimitExceeded(Limit())
+
+    app.extensions["moderation"].limiter = None
+    app.view_functions["guidelines.Guidelines"] = limited
+    response = client.get("/v1/guidelines")
+    assert_error(response, 429, "rate_limited")
+    assert response.headers["Retry-After"] == "60"
+
+
+def _raising(app, error):
+    def view(*_args, **_kwargs):
+        raise error
+
+    app.view_functions["guidelines.Guidelines"] = view
+
+
+@pytest.mark.parametrize("error", [
+    sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+    sa.exc.InterfaceError("SELECT 1", {}, Exception("connection already closed")),
+    sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"),
+    sa.exc.DBAPIError("SELECT 1", {}, Exception("the connection was lost"),
+                      connection_invalidated=True),
+], ids=["operational", "interface", "pool timeout", "invalidated connection"])
+def test_database_trouble_is_503_with_retry_after(app, client, caplog, error):
+    _raising(app, error)
+    response = client.get("/v1/guidelines")
+    body = assert_error(response, 503, "service_unavailable")
+    assert response.headers["Retry-After"] == "5"
+    assert "Retry-After" in body["message"]
+    assert "database unavailable during GET /v1/guidelines" in caplog.text
+
+
+def test_another_database_error_on_a_live_connection_is_a_500(app, client, caplog):
+    _raising(app, sa.exc.DBAPIError("SELECT 1", {}, Exception("division by zero"),
+                                    connection_invalidated=False))
+    response = client.get("/v1/guidelines")
+    assert_error(response, 500, "internal_error")
+    assert "division by zero" not in response.get_data(as_text=True)
+    assert "unhandled error in GET /v1/guidelines" in caplog.text
+
+
+def test_read_models_out_of_step_is_503_read_models_behind(app, client, caplog):
+    from service.projections.runner import ProjectionOutOfStep
+
+    _raising(app, ProjectionOutOfStep("queue is at 3, the next event expects 4"))
+    response = client.get("/v1/guidelines")
+    body = assert_error(response, 503, "read_models_behind")
+    assert response.headers["Retry-After"] == "30"
+    assert body["errors"] == {}
+    assert "read models are out of step: queue is at 3" in caplog.text
+
+
+def test_an_http_error_raised_as_the_unexpected_is_rendered_as_itself(app, client):
+    from werkzeug.exceptions import Conflict, Gone
+
+    _raising(app, Gone())
+    body = assert_error(client.get("/v1/guidelines"), 410, "gone")
+    assert body["message"].startswith("The requested URL is no longer available")
+    _raising(app, Conflict("the thing moved"))
+    assert assert_error(client.get("/v1/guidelines"), 409, "conflict")["message"] == \
+        "The thing moved."
+
+
+def test_a_refusal_naming_a_version_carries_it_as_the_etag(app, client):
+    from service.application.errors import StaleStreamVersion
+
+    _raising(app, StaleStreamVersion("article-a1", 1, 3))
+    response = client.get("/v1/guidelines")
+    body = assert_error(response, 409, "version_conflict")
+    assert response.headers["ETag"] == '"3"'
+    assert body["current_version"] == 3
+    _raising(app, InvalidInput("title too long", {"title": ["Too long."]}))
+    response = client.get("/v1/guidelines")
+    body = assert_error(response, 422, "invalid_input")
+    assert "ETag" not in response.headers
+    assert (body["message"], body["errors"]) == ("Title too long.", {"title": ["Too long."]})
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (NoteRequired("n"), 422), (DecisionRefused("d"), 409), (UnknownReason("u"), 422),
+    (ParentNotFound("p"), 422), (CommentNotFound("c"), 404), (Conflict("c"), 409),
+    (DomainError("x"), 422), (IdempotencyKeyReused("k"), 422), (ArticleExists("a"), 409),
+    (ClaimedByOther("c", {"moderator_id": "m", "expires_at": datetime.now(UTC)}), 409),
+    (AuthorIsBanned("b"), 403), (ArticleIsClosed("a1", None), 409),
+])
+def test_each_domain_refusal_has_its_status(error, status):
+    assert domain_status(error) == status
+
+
+def test_messages_are_flattened_to_dotted_fields():
+    assert flatten_messages({"author": {"name": ["Missing."], "email": ["Bad.", "Long."]},
+                             "reasons": {0: ["Unknown."]}, "body": ["Empty."]}) == {
+        "author.name": ["Missing."], "author.email": ["Bad.", "Long."],
+        "reasons.0": ["Unknown."], "body": ["Empty."]}
+    # marshmallow's _schema under a field is about the field; at the top, it stays _schema
+    assert flatten_messages({"author": {"_schema": ["Invalid input type."]},
+                             "_schema": ["Whole body."]}) == {
+        "author": ["Invalid input type."], "_schema": ["Whole body."]}
+    # lists of nested messages keep their prefix; a bare message is about the request
+    assert flatten_messages({"items": [{"id": ["Bad."]}, ["Twice."], "Once."]}) == {
+        "items.id": ["Bad."], "items": ["Twice.", "Once."]}
+    assert flatten_messages("Not JSON.") == {"_request": ["Not JSON."]}
+    assert flatten_messages(["a", ("b",)]) == {"_request": ["a", "b"]}
+    assert flatten_messages({}) == {}
+
+
+def test_location_levels_are_dropped_from_webargs_messages():
+    assert _strip_location({"json": {"body": ["Missing."]}, "query": {"x": ["Unknown."]}}) == {
+        "body": ["Missing."], "x": ["Unknown."]}
+    assert _strip_location({"json": ["Invalid JSON."]}) == {"_request": ["Invalid JSON."]}
+    assert _strip_location({"body": ["Missing."]}) == {"body": ["Missing."]}
+    assert _strip_location(["x"]) == ["x"]
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("", "The request was refused."), ("   ", "The request was refused."),
+    ("already closed", "Already closed."), (" spaced out ", "Spaced out."),
+    ("Done.", "Done."), ("really?", "Really?"), ("stop!", "Stop!"), ("x", "X."),
+])
+def test_sentences(text, sentence):
+    assert _sentence(text) == sentence
+
+
+def test_the_413_message_names_the_limit(client, api_settings):
+    response = client.post("/v1/articles/a/comments", data=b"x" * (2 * 65536),
+                           content_type="application/json")
+    body = assert_error(response, 413, "request_too_large")
+    assert body["message"] == "The request body is larger than the limit of 65536 bytes."
