@@ -20,9 +20,10 @@ from . import metrics, migrate
 from .api import register_blueprints
 from .api import webhooks as webhooks_api
 from .api.converters import ArticleIdConverter, article_id_schema
-from .api.errors import ErrorSchema, register_error_handlers
+from .api.errors import register_error_handlers
 from .api.requests import install
 from .api.runtime import Runtime
+from .api.schemas import ErrorSchema
 from .application.audit import AuditQueries
 from .bootstrap import Services, build, configure_logging
 from .config import Settings

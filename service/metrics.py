@@ -25,7 +25,7 @@ from .db import read_transaction
 from .projections.queue import moderation_queue
 from .telemetry import metrics
 from .webhooks.outbox import PENDING
-from .webhooks.outbox import webhook_deliveries as deliveries
+from .webhooks.tables import webhook_deliveries as deliveries
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,6 @@ from .db import metadata
 from .eventstore import tables  # noqa: F401
 from .identity import tokens  # noqa: F401
 from .projections import runner  # noqa: F401  (imports every projection module)
-from .webhooks import endpoints, outbox  # noqa: F401
+from .webhooks import tables as webhook_tables  # noqa: F401
 
 __all__ = ["metadata"]

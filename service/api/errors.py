@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import marshmallow as ma
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import exc as sa_exc
@@ -58,6 +57,7 @@ from ..domain.errors import (
     ParentNotFound,
 )
 from ..projections.runner import ProjectionOutOfStep
+from .schemas import CommentSchema, DecisionSummarySchema, decision_summary
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +109,6 @@ HTTP_MESSAGES = {
     429: "Too many requests from this address; retry after the time in Retry-After.",
     500: "Something went wrong on our side; it has been logged.",
 }
-
-
-class ErrorSchema(ma.Schema):
-    """The body of every error response."""
-
-    status = ma.fields.Integer(required=True, metadata={"description": "HTTP status code."})
-    code = ma.fields.String(required=True, metadata={
-        "description": "Stable snake_case error code, e.g. comment_not_found."})
-    message = ma.fields.String(required=True,
-                               metadata={"description": "A human-readable sentence."})
-    errors = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
-        metadata={"description": "Messages per field ('author.name', 'reasons.0', ...); "
-                                 "empty when the error is not about a field."})
-    request_id = ma.fields.String(required=True, metadata={
-        "description": "The X-Request-ID of the request, for support and logs."})
 
 
 class ApiError(Exception):
@@ -198,8 +182,6 @@ def _handle_domain_error(error: DomainError) -> Response:
 
 
 def _version_conflict(error: StaleVersion) -> Response:
-    # imported here because schemas import ErrorSchema from this module
-    from .schemas import CommentSchema, DecisionSummarySchema, decision_summary
 
     current = None
     headers: dict[str, str] = {}

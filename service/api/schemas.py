@@ -15,10 +15,25 @@ from marshmallow import fields, validate
 
 from ..domain.events import ADMIN_ACTION_TYPES, EVENT_TYPES, CommentApproved, CommentRejected
 from ..screening import FLAG_CODES
-from .errors import ErrorSchema
 
 MAX_PAGE = 100
 MAX_FEED_PAGE = 1000
+
+
+class ErrorSchema(ma.Schema):
+    """The body of every error response."""
+
+    status = ma.fields.Integer(required=True, metadata={"description": "HTTP status code."})
+    code = ma.fields.String(required=True, metadata={
+        "description": "Stable snake_case error code, e.g. comment_not_found."})
+    message = ma.fields.String(required=True,
+                               metadata={"description": "A human-readable sentence."})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()), required=True,
+        metadata={"description": "Messages per field ('author.name', 'reasons.0', ...); "
+                                 "empty when the error is not about a field."})
+    request_id = ma.fields.String(required=True, metadata={
+        "description": "The X-Request-ID of the request, for support and logs."})
 
 
 class StrictSchema(ma.Schema):

@@ -19,45 +19,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import JSONDoc, UTCDateTime, metadata, write_transaction
+from ..db import write_transaction
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.subscriptions import MAX_DESCRIPTION, PING, SUBSCRIBABLE  # noqa: F401 - re-exported
 from ..eventstore.master_key import NO_MASTER, MasterKeys
 from . import signing
+from .tables import (
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoint_secrets,
+    webhook_endpoints,
+)
 
 MAX_OLD_SECRETS = 10
-
-webhook_endpoints = sa.Table(
-    "webhook_endpoints",
-    metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column("url", sa.String(2000), nullable=False),
-    sa.Column("description", sa.String(MAX_DESCRIPTION), nullable=False),
-    sa.Column("event_types", JSONDoc, nullable=False),
-    sa.Column("include_body", sa.Boolean(), nullable=False),
-    sa.Column("enabled", sa.Boolean(), nullable=False),
-    sa.Column("disabled_at", UTCDateTime(), nullable=True),
-    sa.Column("disabled_reason", sa.String(500), nullable=True),
-    # Start of the current run of failed attempts; any success clears it.
-    sa.Column("failing_since", UTCDateTime(), nullable=True),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.Column("version", sa.Integer(), nullable=False),
-)
-
-webhook_endpoint_secrets = sa.Table(
-    "webhook_endpoint_secrets",
-    metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column("endpoint_id", sa.Integer(),
-              sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("secret", sa.String(300), nullable=False),  # wrapped by the master key
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    # NULL for the current secret; set when a rotation retires it.
-    sa.Column("expires_at", UTCDateTime(), nullable=True),
-    sa.Index(None, "endpoint_id"),
-)
-
 
 class EndpointNotFound(NotFound):
     code = "webhook_endpoint_not_found"
@@ -206,7 +180,6 @@ class StaleEndpoint(Conflict):
 
 def delete(conn: Connection, endpoint_id: int) -> None:
     """Remove the endpoint with its secrets, deliveries and attempts."""
-    from .outbox import webhook_attempts, webhook_deliveries  # the tables refer to this one
 
     get(conn, endpoint_id)
     # Deliveries first, then the endpoint: the same lock order as a dispatcher recording

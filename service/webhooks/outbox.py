@@ -30,70 +30,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..db import UTCDateTime, metadata
 from ..domain.errors import NotFound
 from ..domain.events import DomainEvent
-from ..domain.subscriptions import DELIVERY_STATUSES
+from ..domain.subscriptions import DELIVERY_STATUSES, PING
 from ..eventstore import RecordedEvent
-from .endpoints import PING, webhook_endpoints
 from .payloads import event_payload, ping_payload, serialize
-
-Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+from .tables import webhook_attempts, webhook_deliveries, webhook_endpoints
 
 STATUSES = DELIVERY_STATUSES
 PENDING, SUCCEEDED, FAILED = STATUSES
 AUTO, MANUAL = "auto", "manual"
 RECOVER_LIMIT = 10_000
-
-webhook_deliveries = sa.Table(
-    "webhook_deliveries",
-    metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("endpoint_id", sa.Integer(),
-              sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("event_id", sa.String(64), nullable=False),  # the webhook-id
-    sa.Column("event_type", sa.String(100), nullable=False),
-    sa.Column("event_position", Position, nullable=True),  # NULL for pings
-    sa.Column("payload", sa.Text(), nullable=False),
-    sa.Column("include_body", sa.Boolean(), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("attempts", sa.Integer(), nullable=False),  # automatic attempts made
-    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
-    sa.Column("manual_requested_at", UTCDateTime(), nullable=True),
-    sa.Column("due_at", UTCDateTime(), nullable=True),
-    sa.Column("locked_until", UTCDateTime(), nullable=True),
-    sa.Column("lock_token", sa.String(36), nullable=True),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("last_attempt_at", UTCDateTime(), nullable=True),
-    sa.Column("last_status_code", sa.Integer(), nullable=True),
-    sa.Column("last_error", sa.String(500), nullable=True),
-    sa.Column("succeeded_at", UTCDateTime(), nullable=True),
-    sa.UniqueConstraint("endpoint_id", "event_id"),
-    sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
-    sa.Index(None, "due_at"),
-    sa.Index(None, "endpoint_id", "created_at"),
-)
-
-webhook_attempts = sa.Table(
-    "webhook_attempts",
-    metadata,
-    sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("delivery_id", Id,
-              sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("kind", sa.String(10), nullable=False),  # auto or manual
-    sa.Column("number", sa.Integer(), nullable=True),  # automatic attempt number; NULL manual
-    sa.Column("started_at", UTCDateTime(), nullable=False),
-    sa.Column("duration_ms", sa.Integer(), nullable=False),
-    sa.Column("status_code", sa.Integer(), nullable=True),  # NULL: no HTTP response
-    sa.Column("succeeded", sa.Boolean(), nullable=False),
-    sa.Column("error", sa.String(500), nullable=True),
-    sa.Column("response_body", sa.Text(), nullable=True),
-    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
-    sa.CheckConstraint("kind IN ('auto', 'manual')", name="kind_known"),
-    sa.Index(None, "delivery_id", "id"),
-)
-
 
 class DeliveryNotFound(NotFound):
     code = "webhook_delivery_not_found"

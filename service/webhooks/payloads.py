@@ -37,8 +37,8 @@ from ..domain.events import (
     CommentSubmitted,
     DomainEvent,
 )
+from ..domain.subscriptions import PING, SUBSCRIBABLE
 from ..eventstore import RecordedEvent
-from .endpoints import PING, SUBSCRIBABLE
 
 BODY_EVENT = CommentSubmitted.TYPE
 

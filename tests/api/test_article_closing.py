@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from service.db import read_transaction
 from service.webhooks.admin import Webhooks
-from service.webhooks.outbox import webhook_deliveries
+from service.webhooks.tables import webhook_deliveries
 
 from .helpers import assert_error, bearer, head, submit, submitted_id
 

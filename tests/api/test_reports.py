@@ -205,7 +205,7 @@ def test_reports_are_rate_limited(api_settings, services, tokens, article):
 def test_reports_reach_webhooks_without_the_reporter(client, tokens, article, services,
                                                      api_settings):
     from service.webhooks.admin import Webhooks
-    from service.webhooks.outbox import webhook_deliveries
+    from service.webhooks.tables import webhook_deliveries
 
     hooks = Webhooks(services.engine, replace(api_settings, webhook_allow_loopback=True),
                      services.clock, services.store, services.codec_for,

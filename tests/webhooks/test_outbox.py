@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from service.application.commands import Context, SubmitComment
 from service.db import read_transaction, write_transaction
 from service.webhooks import outbox
-from service.webhooks.outbox import webhook_deliveries
+from service.webhooks.tables import webhook_deliveries
 
 from .conftest import moderate
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -44,17 +44,16 @@ def test_the_timestamp_signed_is_the_one_in_the_header():
     secret, body, ts = signing.new_secret(), "{}", int(time.time())
     ours = signing.sign([secret], "evt-3", ts, body)
     assert ours == Webhook(secret).sign("evt-3", datetime.fromtimestamp(ts, UTC), body)
-    # The package's sharp edge we avoid: an aware non-UTC datetime signs another instant.
-    berlin = datetime.fromtimestamp(ts, timezone(timedelta(hours=1)))
-    assert Webhook(secret).sign("evt-3", berlin, body) != ours
+    # signed from the integer in the header, never from a datetime whose offset some
+    # releases of the package read as another instant
+    assert ours != signing.sign([secret], "evt-3", ts + 3600, body)
 
 
 def test_malformed_headers_raise_verification_errors_not_value_errors():
     secret = signing.new_secret()
     headers = {"webhook-id": "x", "webhook-timestamp": str(int(time.time())),
                "webhook-signature": "garbage-without-comma"}
-    with pytest.raises(ValueError):
-        Webhook(secret).verify("{}", headers)  # the package's own behaviour
+    # (some releases of the package raise a bare ValueError here; ours never does)
     with pytest.raises(WebhookVerificationError):
         signing.verify(secret, "{}", headers)
 
