@@ -193,3 +193,41 @@ def test_dismissals_migration_replays_the_decision_log_only_when_there_are_dismi
             assert dict(conn.execute(checkpoint).all()) == {"decision_log": 0, "reports": 2}
     finally:
         engine.dispose()
+
+
+def test_reported_order_migration_fills_risk_and_age_without_a_replay(empty_database):
+    """0018 copies each reported comment's risk (0 when unscreened) and submission time from
+    comment_state and leaves every checkpoint where it was."""
+    from datetime import UTC, datetime
+
+    from service.db import read_transaction, write_transaction
+
+    engine = make_engine(empty_database)
+    at = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    reported = sa.table("reported_comments", *(sa.column(c) for c in (
+        "comment_id", "article_id", "open_reports", "total_reports", "opened_at",
+        "last_reported_at", "withheld")))
+    try:
+        upgrade(empty_database, "0017", engine=engine)
+        with write_transaction(engine) as conn:
+            for n, risk in ((1, 0.45), (2, None)):
+                conn.execute(sa.text(
+                    "INSERT INTO comment_state (comment_id, article_id, author_id, status, "
+                    "reasons, submitted_at, flags, risk, version, last_position, erased) "
+                    "VALUES (:id, 'a', 'x', 'approved', '[]', :at, '[]', :risk, 3, 3, false)"),
+                    {"id": f"c{n}", "at": at.replace(hour=9 + n), "risk": risk})
+                conn.execute(reported.insert().values(
+                    comment_id=f"c{n}", article_id="a", open_reports=1, total_reports=1,
+                    opened_at=at, last_reported_at=at, withheld=False))
+            conn.execute(sa.text("UPDATE projection_checkpoints SET position = 7"))
+        upgrade(empty_database, engine=engine)
+        from service.projections.reports import reported_comments
+        with read_transaction(engine) as conn:
+            rows = {r.comment_id: (r.risk, r.submitted_at) for r in conn.execute(
+                sa.select(reported_comments))}
+            positions = set(conn.execute(sa.text(
+                "SELECT position FROM projection_checkpoints")).scalars())
+        assert rows == {"c1": (0.45, at.replace(hour=10)), "c2": (0.0, at.replace(hour=11))}
+        assert positions == {7}
+    finally:
+        engine.dispose()

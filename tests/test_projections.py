@@ -200,3 +200,19 @@ def test_large_batches_replay_exactly_like_single_events(services):
     report = services.runner.rebuild(services.engine, swap=False, batch_size=5000)
     assert report.identical, report.differences
     assert services.queries.queue()[1] == count // 3
+
+
+def test_a_projection_reads_only_read_models_applied_before_it():
+    """A projection that reads another's table must run after it (a rebuild hands it the
+    fresh copy, filled first in each batch); the runner refuses any other order."""
+    from service.eventstore import EventStore
+    from service.projections.comments import CommentStateProjection
+    from service.projections.reports import ReportProjection
+    from service.projections.runner import ProjectionRunner
+
+    def codec(conn):  # noqa: ANN001, ANN202 - never called
+        raise AssertionError
+
+    ProjectionRunner(EventStore(), codec, (CommentStateProjection, ReportProjection))
+    with pytest.raises(ValueError, match="comment_state"):
+        ProjectionRunner(EventStore(), codec, (ReportProjection, CommentStateProjection))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask.views import MethodView
 
 from . import cursors
@@ -9,6 +11,8 @@ from .auth import MODERATORS, actor, requires
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import QueueArgsSchema, QueuePageSchema
+
+REPORTED_KEY = (int, float, datetime, str)  # open reports, risk, submitted at, comment id
 
 blp = Blueprint("queue", __name__, url_prefix="/v1/queue",
                 description="Pending comments waiting for a decision.")
@@ -39,11 +43,15 @@ class Queue(MethodView):
 
 
 def _reported(args: dict) -> dict:
-    """Most open reports first, then riskiest, then oldest; paged by an opaque cursor."""
+    """Most open reports first, then riskiest, then oldest; paged by a keyset cursor (the
+    last row's place in that order), so a page never repeats or skips a comment because
+    others were resolved or reported meanwhile."""
     limit = args["limit"]
-    offset = cursors.decode("queue-reported", args["cursor"]) or 0
+    after = cursors.decode_keys("queue-reported", args["cursor"], REPORTED_KEY)
     items, total = runtime().services.queries.reported(
-        article_id=args["article_id"], offset=offset, limit=limit + 1)
+        article_id=args["article_id"], after=after, limit=limit + 1)
+    keys = [item.pop("order_key") for item in items]
     more = len(items) > limit
     return {"items": items[:limit], "total": total,
-            "next_cursor": cursors.encode("queue-reported", offset + limit) if more else None}
+            "next_cursor": cursors.encode_keys("queue-reported", keys[limit - 1])
+            if more else None}

@@ -200,13 +200,15 @@ class ModerationQueries:
         with read_transaction(self.engine) as conn:
             return search.search(conn, **filters)
 
-    def reported(self, *, article_id: str | None = None, offset: int = 0,
+    def reported(self, *, article_id: str | None = None,
+                 after: tuple[int, float, datetime, str] | None = None,
                  limit: int = 50) -> tuple[list[dict[str, Any]], int]:
         """Published comments with open reader reports, most reports first (then riskiest,
-        then oldest), each with its open reports per reason and its author's record."""
+        then oldest), each with its open reports per reason, its author's record and its
+        `order_key`, the keyset to ask for the page after it."""
         now = self.clock()
         with read_transaction(self.engine) as conn:
-            items, total = reports.reported_page(conn, article_id=article_id, offset=offset,
+            items, total = reports.reported_page(conn, article_id=article_id, after=after,
                                                  limit=limit)
             ids = [i["comment_id"] for i in items]
             held = live_claims(conn, ids, now)

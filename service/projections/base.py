@@ -30,9 +30,14 @@ Change = tuple[RecordedEvent, DomainEvent]
 class Projection:
     name: ClassVar[str]
     live_tables: ClassVar[tuple[sa.Table, ...]]
+    # tables of projections that run before this one, which it reads (never writes) while
+    # applying a batch; a rebuild hands it their fresh copies, so a replay reads the replay
+    reads: ClassVar[tuple[sa.Table, ...]] = ()
 
-    def __init__(self, tables: tuple[sa.Table, ...] | None = None):
+    def __init__(self, tables: tuple[sa.Table, ...] | None = None,
+                 sources: dict[str, sa.Table] | None = None):
         self.tables = tables or self.live_tables
+        self.sources = tuple((sources or {}).get(t.name, t) for t in self.reads)
 
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         """Apply events in order. Projections that see many events per call (a rebuild

@@ -33,8 +33,17 @@ reported_comments = sa.Table(
     sa.Column("opened_at", UTCDateTime(), nullable=True),
     sa.Column("last_reported_at", UTCDateTime(), nullable=False),
     sa.Column("withheld", sa.Boolean(), nullable=False),
+    # the comment's risk (0 unscreened) and submission time, copied from comment_state
+    # when it is first reported, so the queue's order is one index of this table
+    sa.Column("risk", sa.Float(), nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False),
     sa.Index(None, "open_reports"),
 )
+# the reported queue's order (most open reports, riskiest, oldest, then id): a page after a
+# keyset cursor is a range of this index
+sa.Index("ix_reported_comments_queue_order", reported_comments.c.open_reports.desc(),
+         reported_comments.c.risk.desc(), reported_comments.c.submitted_at,
+         reported_comments.c.comment_id)
 
 report_reasons = sa.Table(
     "report_reasons",
@@ -72,6 +81,7 @@ report_resolutions = sa.Table(
 class ReportProjection(Projection):
     name = "reports"
     live_tables = (reported_comments, report_reasons, comment_reporters, report_resolutions)
+    reads = (comment_state,)
 
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         table, reasons, reporters, resolutions = self.tables
@@ -89,16 +99,27 @@ class ReportProjection(Projection):
             counts.update({(r.comment_id, r.reason): r.open_reports for r in conn.execute(
                 sa.select(reasons).where(reasons.c.comment_id.in_(chunk)))})
         stored, stored_counts = set(rows), dict(counts)
+        (state,) = self.sources
+        first = sorted({e.comment_id for _, e in relevant
+                        if isinstance(e, CommentReported) and e.comment_id not in stored})
+        ordering: dict[str, tuple[float, Any]] = {}
+        for i in range(0, len(first), 500):
+            ordering.update({r.comment_id: (r.risk or 0.0, r.submitted_at) for r in conn.execute(
+                sa.select(state.c.comment_id, state.c.risk, state.c.submitted_at)
+                .where(state.c.comment_id.in_(first[i:i + 500])))})
         seen: list[dict[str, str]] = []
         resolved: list[dict[str, Any]] = []
         for recorded, event in relevant:
             row = rows.get(event.comment_id)
             if isinstance(event, CommentReported):
                 if row is None:
+                    risk, submitted_at = ordering.get(event.comment_id,
+                                                      (0.0, event.reported_at))
                     row = rows[event.comment_id] = dict(
                         comment_id=event.comment_id, article_id=event.article_id,
                         open_reports=0, total_reports=0, opened_at=None,
-                        last_reported_at=event.reported_at, withheld=False)
+                        last_reported_at=event.reported_at, withheld=False, risk=risk,
+                        submitted_at=submitted_at)
                 row["total_reports"] += 1
                 row["last_reported_at"] = event.reported_at
                 row["withheld"] = row["withheld"] or event.withheld
@@ -173,21 +194,40 @@ def has_reported(conn: Connection, comment_id: str, reporter: str) -> bool:
         t.c.comment_id == comment_id, t.c.reporter == reporter)).first() is not None
 
 
-def reported_page(conn: Connection, *, article_id: str | None, offset: int,
+def reported_page(conn: Connection, *, article_id: str | None,
+                  after: tuple[int, float, Any, str] | None,
                   limit: int) -> tuple[list[dict[str, Any]], int]:
-    """Comments with open reports: most reports first, then riskiest, then oldest."""
+    """Comments with open reports: most reports first, then riskiest, then oldest (then by
+    id), after the keyset `after` = (open_reports, risk, submitted_at, comment_id) of the
+    last row of the previous page. Each row carries its `order_key` for the next cursor."""
     t, c = reported_comments, comment_state
     where = [t.c.open_reports > 0]
     if article_id is not None:
         where.append(t.c.article_id == article_id)
-    query = (sa.select(c, t.c.open_reports, t.c.total_reports, t.c.opened_at,
-                       t.c.last_reported_at, t.c.withheld.label("withheld"))
-             .join(c, c.c.comment_id == t.c.comment_id).where(*where)
-             .order_by(t.c.open_reports.desc(), sa.func.coalesce(c.c.risk, 0).desc(),
-                       c.c.submitted_at, c.c.comment_id)
-             .offset(offset).limit(limit))
-    items = [dict(r._mapping) for r in conn.execute(query)]
     total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one()
+    if after is not None:
+        opened, risk, submitted_at, comment_id = after
+        at = sa.literal(submitted_at, UTCDateTime())
+        where += [t.c.open_reports <= opened, sa.or_(
+            t.c.open_reports < opened,
+            sa.and_(t.c.open_reports == opened, sa.or_(
+                t.c.risk < risk,
+                sa.and_(t.c.risk == risk, sa.or_(
+                    t.c.submitted_at > at,
+                    sa.and_(t.c.submitted_at == at, t.c.comment_id > comment_id))))))]
+    query = (sa.select(c, t.c.open_reports, t.c.total_reports, t.c.opened_at,
+                       t.c.last_reported_at, t.c.withheld.label("withheld"),
+                       t.c.risk.label("order_risk"), t.c.submitted_at.label("order_at"))
+             .join(c, c.c.comment_id == t.c.comment_id).where(*where)
+             .order_by(t.c.open_reports.desc(), t.c.risk.desc(), t.c.submitted_at,
+                       t.c.comment_id)
+             .limit(limit))
+    items = []
+    for r in conn.execute(query):
+        item = dict(r._mapping)
+        item["order_key"] = (item["open_reports"], item.pop("order_risk"), item.pop("order_at"),
+                             item["comment_id"])
+        items.append(item)
     ids = [i["comment_id"] for i in items]
     by_reason: dict[str, dict[str, int]] = {i: {} for i in ids}
     if ids:

@@ -85,6 +85,12 @@ class ProjectionRunner:
         self.codec_for = codec_for
         self.projection_types = tuple(projection_types)
         self.live = [cls() for cls in self.projection_types]
+        written: set[str] = set()
+        for cls in self.projection_types:  # a projection reads only what is already applied
+            unknown = {t.name for t in cls.reads} - written
+            if unknown:
+                raise ValueError(f"{cls.name} reads {sorted(unknown)} before they are written")
+            written.update(t.name for t in cls.live_tables)
         self.names = [p.name for p in self.live]
         self._advance = (  # built once: it runs in every append
             checkpoints.update()
@@ -137,7 +143,9 @@ class ProjectionRunner:
             cls: tuple(_shadow_copy(t, shadow_md) for t in cls.live_tables)
             for cls in self.projection_types
         }
-        replicas = [cls(tables=shadows[cls]) for cls in self.projection_types]
+        fresh = {live.name: shadow for cls in self.projection_types
+                 for live, shadow in zip(cls.live_tables, shadows[cls], strict=True)}
+        replicas = [cls(tables=shadows[cls], sources=fresh) for cls in self.projection_types]
         with write_transaction(engine) as conn:
             shadow_md.drop_all(conn)
             shadow_md.create_all(conn)

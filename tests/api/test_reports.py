@@ -111,6 +111,75 @@ def test_the_reported_queue_orders_by_reports_then_risk_then_age(client, tokens,
     assert client.get("/v1/queue", headers=bearer(tokens.moderator)).get_json()["total"] == 0
 
 
+def test_reported_pages_are_keyset_ranges_with_ties_and_stable_under_change(
+        client, tokens, article, services, clock):
+    """Ties on reports and risk (same second, so the id decides), every page size, and a
+    comment resolved between two pages: the next page starts right after the last row
+    seen, skipping and repeating nothing (an offset would skip one)."""
+    spam = "Buy cheap pills at https://spam.example.com call +1 555 123 4567"
+    ids = []
+    for i in range(8):
+        ids.append(published(client, tokens, article, body=spam if i in (2, 5) else
+                             f"Remark number {i}."))
+        if i % 3 == 0:
+            clock.advance(seconds=1)  # the others share a submission second
+    for n, comment_id in enumerate(ids):
+        for r in range(2 if n in (1, 4, 6) else 1):
+            report(client, comment_id, address=f"198.51.100.{10 * n + r + 1}")
+    everything = reported_queue(client, tokens.moderator, limit=100)["items"]
+    expected = sorted(everything, key=lambda i: (-i["open_reports"], -(i["risk"] or 0),
+                                                 i["submitted_at"], i["id"]))
+    assert [i["id"] for i in everything] == [i["id"] for i in expected]
+    assert len(everything) == 8
+    for size in (1, 2, 3, 7, 8):
+        seen, cursor, pages = [], None, 0
+        while True:
+            page = reported_queue(client, tokens.moderator, limit=size,
+                                  **({"cursor": cursor} if cursor else {}))
+            assert page["total"] == 8
+            seen += [i["id"] for i in page["items"]]
+            pages += 1
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [i["id"] for i in expected], size
+        assert pages == -(-8 // size)
+
+    first = reported_queue(client, tokens.moderator, limit=3)
+    gone = first["items"][0]["id"]
+    version = version_of(client, tokens.moderator, gone)
+    assert client.post(f"/v1/comments/{gone}/reports/dismiss", json={}, headers=bearer(
+        tokens.moderator, **{"If-Match": f'"{version}"'})).status_code == 200
+    rest = reported_queue(client, tokens.moderator, limit=3, cursor=first["next_cursor"])
+    assert [i["id"] for i in rest["items"]] == [i["id"] for i in expected[3:6]]
+    assert rest["total"] == 7
+
+    pending_cursor = client.get("/v1/queue?limit=1", headers=bearer(tokens.moderator))
+    assert pending_cursor.status_code == 200
+    other = submitted_id(client, article), submitted_id(client, article)
+    assert other
+    cursor = client.get("/v1/queue?limit=1", headers=bearer(
+        tokens.moderator)).get_json()["next_cursor"]
+    assert_error(client.get("/v1/queue", query_string={"state": "reported", "cursor": cursor},
+                            headers=bearer(tokens.moderator)), 400, "invalid_cursor")
+
+
+def test_the_reported_queue_order_survives_a_rebuild(client, tokens, article,
+                                                                     services):
+    risky = published(client, tokens, article,
+                      body="Buy cheap pills at https://spam.example.com call +1 555 123 4567")
+    calm = published(client, tokens, article, body="A calm remark.")
+    report(client, calm)
+    report(client, risky, address="198.51.100.2")
+    with read_transaction(services.engine) as conn:
+        before = {r.comment_id: (r.risk, r.submitted_at) for r in conn.execute(sa.text(
+            "SELECT comment_id, risk, submitted_at FROM reported_comments"))}
+    assert before[risky][0] > before[calm][0]
+    result = services.runner.rebuild(services.engine, swap=False, batch_size=1)
+    assert result.identical, result.differences
+    assert [i["id"] for i in reported_queue(client, tokens.moderator)["items"]] == [risky, calm]
+
+
 def test_dismissing_keeps_it_published_and_new_reports_bring_it_back(client, tokens,
                                                                     article, services):
     comment_id = published(client, tokens, article)
