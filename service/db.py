@@ -329,9 +329,20 @@ def _deferrable(statement: Any) -> bool:
             and not statement._returning and isinstance(statement.table, sa.Table))
 
 
-def _reads(statement: sa.Select) -> set[str]:
-    from sqlalchemy.sql.util import find_tables
-    return {t.name for t in find_tables(statement, include_crud=True)}
+_READS: dict[Any, frozenset[str]] = {}
+
+
+def _reads(statement: sa.Select) -> frozenset[str]:
+    """The tables a query reads, found once per statement (the hot ones are built once;
+    walking a construct on every call cost more than the query)."""
+    found = _READS.get(statement)
+    if found is None:
+        from sqlalchemy.sql.util import find_tables
+        found = frozenset(t.name for t in find_tables(statement, include_crud=True))
+        if len(_READS) > 1024:
+            _READS.clear()
+        _READS[statement] = found
+    return found
 
 
 _COMPILED: dict[tuple, tuple[str, Callable[[dict], dict]] | None] = {}

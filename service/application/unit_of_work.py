@@ -45,6 +45,7 @@ class UnitOfWork:
         self.followers = followers
         self.conn: Connection
         self._committed = False
+        self._read_versions: dict[str, int] = {}  # streams read in this transaction
 
     def __enter__(self) -> UnitOfWork:
         self._writer = writer_lock(self._engine)
@@ -84,7 +85,9 @@ class UnitOfWork:
     def load_comment(self, comment_id: str, *, personal: bool = True) -> Comment:
         """A comment from its stream; `personal=False` leaves its sealed personal data
         closed (a decision needs none of it: no key read, no decryption)."""
-        history = self.store.read_stream(self.conn, comment_stream(comment_id))
+        stream = comment_stream(comment_id)
+        history = self.store.read_stream(self.conn, stream)
+        self._read_versions[stream] = history[-1].version if history else 0
         return Comment.from_history(
             comment_id, [self.codec.decode(r, personal=personal) for r in history])
 
@@ -116,7 +119,10 @@ class UnitOfWork:
         writes = deferring(self.conn)
         held = writes if writes is not self.conn else None
         recorded = self.store.append(self.conn, stream_id, new, expected_version,
-                                     writes=held)
+                                     writes=held,
+                                     read_version=self._read_versions.get(stream_id))
+        if stream_id in self._read_versions:
+            self._read_versions[stream_id] = recorded[-1].version
         changes = list(zip(recorded, domain_events, strict=True))
         self.runner.apply(writes, changes)
         for follower, state in prepared:

@@ -81,11 +81,14 @@ class EventStore:
         expected_version: ExpectedVersion,
         *,
         writes: Any = None,
+        read_version: int | None = None,
     ) -> list[RecordedEvent]:
         """Append to one stream. On any error the caller's transaction must be rolled back.
 
         With `writes` (a `db.DeferredWrites` on `conn`), the event rows are held there and
-        sent with the writes that follow them; a conflict is raised when they are sent."""
+        sent with the writes that follow them; a conflict is raised when they are sent.
+        `read_version` is the stream's version as the caller read it in this transaction
+        (it need not be read again)."""
         if not new_events:
             return []
         # Everything that does not need a position happens before the head row is locked:
@@ -94,7 +97,8 @@ class EventStore:
         # STREAM_EXISTS read it under the lock, where no other append can move it.
         early = isinstance(expected_version, int)
         if early:
-            current = self.stream_version(conn, stream_id)
+            current = self.stream_version(conn, stream_id) if read_version is None \
+                else read_version
             _check_expected(stream_id, expected_version, current)
         head = conn.execute(_ADVANCE_HEAD, {"n": len(new_events), "now": self._clock()}).one()
         if not early:

@@ -218,28 +218,36 @@ def comments_page(conn: Connection, author_id: str, *, before: int | None,
 def submission_gate(conn: Connection, article_id: str,
                     author_id: str) -> tuple[Any, Any]:
     """In one statement: the article's (closed, closed_message, published_at, version) and the
-    author's (sanction,
-    sanction_until), either None when there is no row."""
-    from .articles import articles
-
-    a, s = articles, author_standing
-    row = conn.execute(sa.select(
-        sa.select(a.c.closed).where(a.c.article_id == article_id).scalar_subquery()
-        .label("closed"),
-        sa.select(a.c.closed_message).where(a.c.article_id == article_id).scalar_subquery()
-        .label("closed_message"),
-        sa.select(a.c.published_at).where(a.c.article_id == article_id).scalar_subquery()
-        .label("published_at"),
-        sa.select(a.c.version).where(a.c.article_id == article_id).scalar_subquery()
-        .label("article_version"),
-        sa.select(s.c.sanction).where(s.c.author_id == author_id).scalar_subquery()
-        .label("sanction"),
-        sa.select(s.c.sanction_until).where(s.c.author_id == author_id).scalar_subquery()
-        .label("until"),
-    )).one()
+    author's (sanction, sanction_until), either None when there is no row."""
+    row = conn.execute(_gate(), {"article_id": article_id, "author_id": author_id}).one()
     article = None if row.closed is None else (bool(row.closed), row.closed_message,
                                                row.published_at, row.article_version)
     return article, (row.sanction, row.until)
+
+
+_GATE: list[sa.Select] = []
+
+
+def _gate() -> sa.Select:
+    """The gate's statement, built once (it runs in every submission)."""
+    if not _GATE:
+        from .articles import articles
+
+        a, s = articles, author_standing
+        article = a.c.article_id == sa.bindparam("article_id")
+        author = s.c.author_id == sa.bindparam("author_id")
+        _GATE.append(sa.select(
+            sa.select(a.c.closed).where(article).scalar_subquery().label("closed"),
+            sa.select(a.c.closed_message).where(article).scalar_subquery()
+            .label("closed_message"),
+            sa.select(a.c.published_at).where(article).scalar_subquery()
+            .label("published_at"),
+            sa.select(a.c.version).where(article).scalar_subquery()
+            .label("article_version"),
+            sa.select(s.c.sanction).where(author).scalar_subquery().label("sanction"),
+            sa.select(s.c.sanction_until).where(author).scalar_subquery().label("until"),
+        ))
+    return _GATE[0]
 
 
 def summary(row: dict[str, Any], now: datetime, recent_rejections: int) -> dict[str, Any]:

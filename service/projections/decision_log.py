@@ -28,7 +28,7 @@ from ..domain.events import (
     CommentReportsDismissed,
     CommentSubmitted,
 )
-from .base import Change, Projection, bulk_insert, chunks, split_at_erasures
+from .base import Change, Projection, bulk_insert, chunks, rows_by_keys, split_at_erasures
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -110,12 +110,9 @@ class DecisionLogProjection(Projection):
         if not decided:
             return
         earlier = sorted({e.comment_id for _, e in decided} - submitted.keys())
-        for i in range(0, len(earlier), 500):
-            found = conn.execute(
-                sa.select(submissions.c.comment_id, submissions.c.submitted_at,
-                          submissions.c.erased)
-                .where(submissions.c.comment_id.in_(earlier[i:i + 500])))
-            submitted.update({r.comment_id: (r.submitted_at, r.erased) for r in found})
+        found = rows_by_keys(conn, submissions, "comment_id", earlier,
+                             ("comment_id", "submitted_at", "erased"))
+        submitted.update({r.comment_id: (r.submitted_at, r.erased) for r in found})
         log_rows, reason_rows = [], []
         for recorded, event in decided:
             submitted_at, erased = submitted[event.comment_id]

@@ -20,7 +20,7 @@ from ..domain.events import (
     CommentReported,
     CommentReportsDismissed,
 )
-from .base import Change, Projection, RowBatch, bulk_insert
+from .base import Change, Projection, RowBatch, bulk_insert, rows_by_keys
 from .comments import comment_state
 
 reported_comments = sa.Table(
@@ -92,12 +92,10 @@ class ReportProjection(Projection):
         ids = sorted({e.comment_id for _, e in relevant})
         rows: dict[str, dict[str, Any]] = {}
         counts: dict[tuple[str, str], int] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            rows.update({r.comment_id: dict(r._mapping) for r in conn.execute(
-                sa.select(table).where(table.c.comment_id.in_(chunk)))})
-            counts.update({(r.comment_id, r.reason): r.open_reports for r in conn.execute(
-                sa.select(reasons).where(reasons.c.comment_id.in_(chunk)))})
+        rows.update({r.comment_id: dict(r._mapping)
+                     for r in rows_by_keys(conn, table, "comment_id", ids)})
+        counts.update({(r.comment_id, r.reason): r.open_reports
+                       for r in rows_by_keys(conn, reasons, "comment_id", ids)})
         stored, stored_counts = set(rows), dict(counts)
         (state,) = self.sources
         first = sorted({e.comment_id for _, e in relevant
