@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 import time
 import weakref
@@ -124,7 +125,7 @@ def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:
         f"-c statement_timeout={int(settings.pg_statement_timeout_ms)} "
         "-c timezone=UTC"
     )
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         json_serializer=json_dumps,
         json_deserializer=orjson.loads,
@@ -132,8 +133,30 @@ def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:
         isolation_level="READ COMMITTED",
         pool_size=settings.pool_size,
         max_overflow=10,
-        pool_pre_ping=True,
     )
+    sa.event.listen(engine, "checkout", _check_alive)
+    return engine
+
+
+def _check_alive(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server has dropped (a restart) is replaced before use.
+
+    Instead of a ping (a round trip on every checkout), look at the socket: an idle
+    connection has nothing to read unless the server closed it or sent a notice; only
+    then is it pinged, and a failed ping makes the pool connect afresh."""
+    driver = getattr(dbapi_conn, "driver_connection", dbapi_conn)
+    if driver.closed or driver.broken:
+        raise sa.exc.DisconnectionError("connection closed")
+    try:
+        readable, _, _ = select.select([driver.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:
+        raise sa.exc.DisconnectionError(str(exc)) from exc
+    if readable:
+        try:
+            driver.execute(";")
+            driver.rollback()
+        except Exception as exc:  # noqa: BLE001 - any failure: a new connection
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 class WriterBusy(OperationalError):
