@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..db import JSONDoc, UTCDateTime, metadata
+from ..db import DeferredWrites, JSONDoc, UTCDateTime, metadata
 from ..domain.events import (
     CommentApproved,
     CommentRejected,
@@ -95,6 +95,42 @@ class DecisionLogProjection(Projection):
                                  .where(submissions.c.comment_id.in_(ids))
                                  .values(erased=True))
 
+    def _decided_inline(self, conn: DeferredWrites, decided: list) -> None:
+        """One command's decisions: each row takes its comment's submission time from the
+        submissions table in the insert itself, so nothing is read under the log's lock.
+        A decision on a comment never submitted fails the command, as a read would."""
+        log, reasons, submissions = self.tables
+        shape = (log, submissions)
+        statement = _INLINE.get(shape)
+        if statement is None:
+            if len(_INLINE) > 64:
+                _INLINE.clear()
+            statement = _INLINE[shape] = _decided_inline_statement(log, submissions)
+        reason_rows = []
+        for recorded, event in decided:
+            if isinstance(event, CommentReportsDismissed):
+                row = dict(decision=REPORTS_DISMISSED, previous_status=APPROVED, reasons=[],
+                           guideline_version=None, decided_at=event.dismissed_at)
+            else:
+                rejected = isinstance(event, CommentRejected)
+                codes = list(event.reasons) if rejected else []
+                row = dict(decision=REJECTED if rejected else APPROVED,
+                           previous_status=event.previous_status, reasons=codes,
+                           guideline_version=event.guideline_version if rejected else None,
+                           decided_at=event.decided_at)
+                reason_rows += [{"position": recorded.position, "ordinal": i, "reason": code}
+                                for i, code in enumerate(codes)]
+            result = conn.execute(statement, {f"_{k}": v for k, v in {
+                **row, "position": recorded.position, "comment_id": event.comment_id,
+                "article_id": event.article_id, "moderator_id": event.moderator_id,
+                "note": event.note}.items()})
+
+            def check(result: Any = result, comment_id: str = event.comment_id) -> None:
+                if result.rowcount != 1:
+                    raise KeyError(comment_id)  # as the general path's lookup would
+            conn.later(check)
+        bulk_insert(conn, reasons, reason_rows)
+
     def _apply_run(self, conn: Connection, changes: Sequence[Change]) -> None:
         log, reasons, submissions = self.tables
         submitted: dict[str, tuple[datetime, bool]] = {}
@@ -108,6 +144,9 @@ class DecisionLogProjection(Projection):
             {"comment_id": cid, "submitted_at": at, "erased": erased}
             for cid, (at, erased) in submitted.items()])
         if not decided:
+            return
+        if isinstance(conn, DeferredWrites) and not submitted:
+            self._decided_inline(conn, decided)
             return
         earlier = sorted({e.comment_id for _, e in decided} - submitted.keys())
         found = rows_by_keys(conn, submissions, "comment_id", earlier,
@@ -143,6 +182,24 @@ class DecisionLogProjection(Projection):
                             for i, code in enumerate(codes)]
         bulk_insert(conn, log, log_rows)
         bulk_insert(conn, reasons, reason_rows)
+
+
+def _decided_inline_statement(log: sa.Table, submissions: sa.Table) -> Any:
+    """A decision's row with its comment's submission time and erasure, taken from the
+    submissions table in the insert itself (no read under the log's lock)."""
+    s = submissions
+    names = [c.name for c in log.columns if c.name not in ("submitted_at",
+                                                           "seconds_to_decision", "erased")]
+    values = [sa.bindparam(f"_{n}", type_=log.c[n].type) for n in names]
+    decided_at = next(v for v, n in zip(values, names, strict=True) if n == "decided_at")
+    return log.insert().from_select(
+        [*names, "submitted_at", "seconds_to_decision", "erased"],
+        sa.select(*values, s.c.submitted_at,
+                  sa.cast(sa.extract("epoch", decided_at - s.c.submitted_at), sa.Float),
+                  s.c.erased).where(s.c.comment_id == sa.bindparam("_comment_id")))
+
+
+_INLINE: dict[tuple, Any] = {}
 
 
 def decisions(

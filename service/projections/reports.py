@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..db import UTCDateTime, metadata
+from ..db import DeferredWrites, UTCDateTime, metadata
 from ..domain.events import (
     CommentApproved,
     CommentRejected,
@@ -89,6 +89,8 @@ class ReportProjection(Projection):
             e, CommentReported | CommentReportsDismissed | CommentRejected | CommentApproved)]
         if not relevant:
             return
+        if isinstance(conn, DeferredWrites) and _resolve_inline(conn, self.tables, relevant):
+            return
         ids = sorted({e.comment_id for _, e in relevant})
         rows: dict[str, dict[str, Any]] = {}
         counts: dict[tuple[str, str], int] = {}
@@ -163,6 +165,54 @@ class ReportProjection(Projection):
                              .values(open_reports=n))
         bulk_insert(conn, reporters, seen)
         bulk_insert(conn, resolutions, resolved)
+
+
+def _resolve_inline(conn: DeferredWrites, tables: tuple[sa.Table, ...],
+                    relevant: Sequence[Change]) -> bool:
+    """Decisions on comments, each its own, written without reading under the log's lock
+    (the usual decision has no reports: nothing to read, three writes that match no row).
+    False, having written nothing, when a report or a dismissal is among them."""
+    if any(isinstance(e, CommentReported | CommentReportsDismissed) for _, e in relevant) \
+            or len({e.comment_id for _, e in relevant}) != len(relevant):
+        return False
+    table, reasons, _, resolutions = tables
+    for recorded, event in relevant:
+        key = {"_comment": event.comment_id}
+        if isinstance(event, CommentRejected):
+            conn.execute(_inline(("resolve", table, resolutions)), {
+                **key, "_position": recorded.position, "_at": event.decided_at})
+        conn.execute(_inline(("reset", table)), key)
+        conn.execute(_inline(("forget", reasons)), key)
+    return True
+
+
+_INLINE: dict[tuple, Any] = {}
+
+
+def _inline(shape: tuple) -> Any:
+    found = _INLINE.get(shape)
+    if found is None:
+        kind, table, *rest = shape
+        comment = table.c.comment_id == sa.bindparam("_comment")
+        if kind == "resolve":  # before the reset: how many were open, since when
+            (resolutions,) = rest
+            at = sa.bindparam("_at", type_=UTCDateTime())
+            waited = sa.cast(sa.extract("epoch", at - table.c.opened_at), sa.Float)
+            found = resolutions.insert().from_select(
+                ["position", "comment_id", "kind", "reports", "resolved_at", "seconds"],
+                sa.select(sa.bindparam("_position", type_=Position), table.c.comment_id,
+                          sa.literal("rejected"), table.c.open_reports, at,
+                          sa.func.greatest(sa.cast(0.0, sa.Float), waited))
+                .where(comment, table.c.open_reports > 0))
+        elif kind == "reset":
+            found = table.update().where(comment).values(
+                open_reports=0, opened_at=None, withheld=False)
+        else:
+            found = table.delete().where(comment)
+        if len(_INLINE) > 256:
+            _INLINE.clear()
+        _INLINE[shape] = found
+    return found
 
 
 def resolution_stats(conn: Connection, since: Any, until: Any) -> dict[str, Any]:
