@@ -80,17 +80,24 @@ def make_engine(settings: Settings) -> Engine:
     raise SystemExit(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
 
 
+def in_memory(url: sa.URL) -> bool:
+    """`sqlite://` (or `sqlite:///:memory:`): one database that lives in one connection."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
 def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
+    # An in-memory database exists only in its connection: every checkout shares that one
+    # connection (StaticPool), and one lock takes the place of the writer lock's file.
+    pool = ({"poolclass": sa.pool.StaticPool, "pool_reset_on_return": None} if in_memory(url) else
+            {"poolclass": sa.pool.QueuePool, "pool_size": settings.pool_size,
+             "max_overflow": 10})
     engine = sa.create_engine(
         url,
         json_serializer=json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000,
                       "check_same_thread": False},
-        poolclass=sa.pool.QueuePool if url.database not in (None, "", ":memory:")
-        else sa.pool.StaticPool,
-        pool_size=settings.pool_size,
-        max_overflow=10,
+        **pool,
     )
 
     @sa.event.listens_for(engine, "connect")
@@ -103,10 +110,13 @@ def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
-    database = url.database
     _SQLITE_WRITERS[engine] = (
-        SqliteWriterLock(os.path.abspath(database), settings.sqlite_busy_timeout_ms / 1000)
-        if database not in (None, "", ":memory:") else threading.Lock())
+        threading.Lock() if in_memory(url) else
+        SqliteWriterLock(os.path.abspath(url.database), settings.sqlite_busy_timeout_ms / 1000))
+
+    if in_memory(url):
+        _share_one_connection(engine)
+        return engine
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -114,6 +124,45 @@ def _sqlite_engine(url: sa.URL, settings: Settings) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def shares_one_connection(engine: Engine) -> bool:
+    """True for an in-memory database: every checkout is the same connection, so nothing
+    may read on another thread while a transaction is open."""
+    return isinstance(engine.pool, sa.pool.StaticPool)
+
+
+def _share_one_connection(engine: Engine) -> None:
+    """Transactions on an in-memory database, whose one connection every checkout shares.
+
+    The service opens a read while a write is open (a version conflict reads who won, a
+    refused insert reads the stream's version). On a file that is a second connection; here
+    it is the same one, so the inner transaction joins the outer: it issues no BEGIN, and
+    its commit or rollback is left to the outer one. Single-threaded use only (tests, a
+    quick look at the code): concurrent requests would share a transaction.
+    """
+    owners: list[bool] = []  # per open transaction, innermost last: did it issue BEGIN?
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        joined = conn.connection.driver_connection.in_transaction
+        owners.append(not joined)
+        if not joined:
+            mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE) else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+    def do_commit(dbapi_conn: Any) -> None:
+        if owners.pop():
+            commit(dbapi_conn)
+
+    def do_rollback(dbapi_conn: Any) -> None:
+        if not owners or owners.pop():  # no transaction at all: the pool's reset
+            rollback(dbapi_conn)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def _postgres_engine(url: sa.URL, settings: Settings) -> Engine:

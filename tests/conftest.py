@@ -1,5 +1,9 @@
 """Shared fixtures: every contract test runs once on SQLite and once on the real PostgreSQL.
 
+The unit modules (UNIT_MODULES below) run a third time on an in-memory SQLite database
+(`sqlite://`, one shared connection): the same event store and read models with no file,
+which is what `pytest -m unit` selects. Elsewhere that variant is deselected.
+
 PostgreSQL is reached at TEST_POSTGRES_URL (default: the local server's `test` database).
 Where it is unreachable the PostgreSQL cases skip, unless REQUIRE_POSTGRES=1 (CI sets it),
 in which case they fail: CI can never pass by skipping them.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +32,7 @@ PG_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 class FakeClock:
@@ -104,6 +109,8 @@ def reset_postgres(url: str) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if request.param == "memory":
+        return Settings(database_url="sqlite://")
     if request.param == "sqlite":
         path = tmp_path / "moderation.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
@@ -118,9 +125,27 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+def memory_engine(settings: Settings, template: Path) -> sa.Engine:
+    """An in-memory database holding a copy of the migrated template (SQLite's backup API:
+    a page copy, far quicker than running the migrations again)."""
+    engine = make_engine(settings)
+    raw = engine.raw_connection()
+    try:
+        source = sqlite3.connect(template)
+        source.backup(raw.driver_connection)
+        source.close()
+    finally:
+        raw.close()
+    return engine
+
+
 @pytest.fixture
-def services(settings: Settings, clock: FakeClock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
+def services(request: pytest.FixtureRequest, settings: Settings,
+             clock: FakeClock) -> Iterator[Services]:
+    engine = None
+    if sa.make_url(settings.database_url).database in (None, ""):
+        engine = memory_engine(settings, request.getfixturevalue("sqlite_template"))
+    built = build(settings, clock=clock, engine=engine)
     yield built
     built.close()
 
@@ -135,15 +160,30 @@ def pg_services(postgres_url: str, clock: FakeClock) -> Iterator[Services]:
 
 
 # `pytest -m unit`: the domain, screening, application, event-store contract and projection
-# tests on SQLite, in seconds; the README's command runs everything on both databases.
+# tests, those with a database on the in-memory one, in seconds; the README's command runs
+# everything, these on all three.
 UNIT_MODULES = frozenset({"test_domain.py", "test_domain_limits.py", "test_domain_rules.py",
                           "test_screening.py",
                           "test_application.py", "test_eventstore_contract.py",
                           "test_projections.py", "test_logs.py"})
 
 
+def _backend(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("settings") if callspec is not None else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
     for item in items:
-        if item.path.name not in UNIT_MODULES or item.get_closest_marker("postgres"):
+        unit_module = item.path.name in UNIT_MODULES
+        backend = _backend(item)
+        if backend == "memory" and not unit_module:
+            dropped.append(item)  # the in-memory variant is for the unit modules only
             continue
-        item.add_marker(pytest.mark.unit)
+        kept.append(item)
+        if unit_module and backend in (None, "memory"):
+            item.add_marker(pytest.mark.unit)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -450,3 +450,32 @@ def test_the_catalogue_looks_codes_up():
     assert CATALOGUE.codes[0] == "profanity" and len(CATALOGUE.codes) == 12
     assert CATALOGUE.note_required_for(("threats", "other"))
     assert not CATALOGUE.note_required_for(("threats", "off_topic"))
+
+
+# -- stream names and fingerprints --------------------------------------------------------
+
+def test_stream_names():
+    from service.domain import events
+
+    assert events.comment_stream("c1") == "comment-c1"
+    assert events.article_stream("a1") == "article-a1"
+    assert events.token_stream(7) == "token-7"
+    assert events.webhook_endpoint_stream(3) == "webhook-endpoint-3"
+    assert events.author_stream(AUTHOR) == AUTHOR
+    assert events.author_stream("x1") == "author-x1"
+
+
+@pytest.mark.parametrize(("url", "origin"), [
+    ("https://hooks.example.org/p/secret?token=1", "https://hooks.example.org"),
+    ("https://hooks.example.org:8443/p", "https://hooks.example.org:8443"),
+    ("http://[2001:db8::1]:9000/x", "http://[2001:db8::1]:9000"),
+    ("http://[2001:db8::1]/x", "http://[2001:db8::1]"),
+    ("https://h.example:99999/x", "https://h.example"),  # an impossible port is left out
+    ("mailto:x", "mailto://"),
+])
+def test_a_url_is_recorded_as_its_origin_and_digest(url, origin):
+    import hashlib
+
+    from service.domain.events import url_fingerprint
+
+    assert url_fingerprint(url) == (origin, hashlib.sha256(url.encode()).hexdigest())

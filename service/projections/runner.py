@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import read_transaction, write_transaction
+from ..db import read_transaction, shares_one_connection, write_transaction
 from ..domain.events import DomainEvent
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import CodecFactory
@@ -184,7 +184,18 @@ class ProjectionRunner:
                     batch_size: int) -> Iterator[list[RecordedEvent]]:
         """Batches of the log up to `target`, read one step ahead on another connection,
         so reading and parsing the next batch overlaps writing this one. At most two
-        batches wait in memory."""
+        batches wait in memory. An in-memory database has one connection: read in turn."""
+        if shares_one_connection(engine):
+            after = 0
+            while after < target:
+                with read_transaction(engine) as conn:
+                    batch = self.store.read_all(conn, after=after, limit=batch_size,
+                                                to_position=target)
+                if not batch:
+                    return
+                yield batch
+                after = batch[-1].position
+            return
         ready: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
 

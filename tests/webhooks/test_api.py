@@ -165,3 +165,18 @@ def test_the_openapi_document_describes_the_webhook_api(client):
                  "/v1/webhooks/deliveries/{delivery_id}/redeliver"):
         assert path in paths, path
     assert paths["/v1/webhooks/endpoints"]["post"]["summary"].startswith("Register")
+
+
+def test_a_description_of_exactly_the_limit_is_kept(client, admin, receiver):
+    from service.domain.subscriptions import MAX_DESCRIPTION
+
+    created = create(client, admin, receiver, description="d" * MAX_DESCRIPTION)
+    assert created["description"] == "d" * 500
+    location = f"/v1/webhooks/endpoints/{created['id']}"
+    body = assert_error(client.patch(location, json={"description": "d" * 501},
+                                     headers={**admin, "If-Match": '"1"'}), 422,
+                        "validation_failed")
+    assert "description" in body["errors"]
+    refused = client.post("/v1/webhooks/endpoints",
+                          json={"url": receiver.url, "description": "d" * 501}, headers=admin)
+    assert_error(refused, 422, "validation_failed")
