@@ -48,7 +48,7 @@ correlation id of the events your request causes.
 are `422 validation_failed`.
 
 **Versions.** `GET /v1/comments/{id}` returns `ETag: "<version>"`. Decisions send it back in
-`If-Match` (or `expected_version` in the body); without it `428`, stale `409` with the
+`If-Match` (the one place a version is named); without it `428`, stale `409` with the
 current state and the winning decision. `decision_refused` (already in that state) is 409;
 `note_required` (changing a decision without a note) is 422.
 

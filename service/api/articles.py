@@ -13,7 +13,7 @@ from ..application.errors import ArticleNotFound
 from . import cursors
 from .auth import ADMINS, AUDITORS, MODERATORS, context, requires
 from .errors import ApiError
-from .etags import etag, expected_version
+from .etags import etag, if_match_parameter, if_match_version
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -47,12 +47,9 @@ SUBMIT_NOTES = (
     "invisible to readers, until a moderator approves it. `Location` points at the comment. "
     "A closed article answers 409 article_closed with its closed_message."
 )
-IF_MATCH = {
-    "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string", "pattern": r'^\s*"?[0-9]{1,18}"?\s*$'},
-    "description": 'Optional: the article version (ETag of GET /v1/articles/{id}) this is '
-                   "based on; a stale one answers 409 version_conflict.",
-}
+IF_MATCH = if_match_parameter(
+    "Optional: the article version (ETag of GET /v1/articles/{id}) this is based on; a "
+    "stale one answers 409 version_conflict.", required=False)
 ETAG = {"ETag": {"description": "The article's version.", "schema": {"type": "string"}}}
 
 
@@ -95,7 +92,7 @@ class CloseArticleView(MethodView):
         """Close an article to new comments, with an optional message for readers."""
         services = runtime().services
         services.moderation.close_article(CloseArticle(
-            article_id, body.get("message"), expected_version(body, "article", required=False)),
+            article_id, body.get("message"), if_match_version("article")),
             context())
         article = _article(article_id)
         return article, 200, {"ETag": etag(article["version"])}
@@ -113,7 +110,7 @@ class ReopenArticleView(MethodView):
         """Reopen a closed article to new comments."""
         services = runtime().services
         services.moderation.reopen_article(ReopenArticle(
-            article_id, expected_version(body, "article", required=False)), context())
+            article_id, if_match_version("article")), context())
         article = _article(article_id)
         return article, 200, {"ETag": etag(article["version"])}
 

@@ -2,8 +2,8 @@
 
 An author is the pseudonymous `author_id` a comment shows. Every change (warning,
 suspension, ban, lift, note) names the author's version: `If-Match` with the ETag of
-`GET /v1/authors/{author_id}`, or `expected_version` in the body (428 without either, 409
-`version_conflict` with `current_version` when someone changed the author first).
+`GET /v1/authors/{author_id}` (428 without it, 409 `version_conflict` with
+`current_version` when someone changed the author first).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask.views import MethodView
 from ..application.commands import BanAuthor, LiftSanction, NoteAuthor, SuspendAuthor, WarnAuthor
 from . import cursors
 from .auth import MODERATORS, context, requires
-from .etags import etag, expected_version
+from .etags import etag, if_match_parameter, required_if_match
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -36,17 +36,10 @@ blp = Blueprint("authors", __name__, url_prefix="/v1/authors",
                 description="Authors: their record and comments; warnings, suspensions, bans "
                             "and notes.")
 
-IF_MATCH = {
-    "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string", "pattern": r'^\s*"?[0-9]{1,18}"?\s*$'},
-    "description": 'The author\'s version, as the ETag of GET /v1/authors/{author_id} gives '
-                   "it. Required unless the body has expected_version.",
-}
+IF_MATCH = if_match_parameter(
+    "The author's version, as the ETag of GET /v1/authors/{author_id} gives it.",
+    required=True)
 ETAG = {"ETag": {"description": "The author's new version.", "schema": {"type": "string"}}}
-
-
-def _version(body: dict) -> int:
-    return expected_version(body, "author", required=True)  # type: ignore[return-value]
 
 
 def _changed(result) -> tuple[dict, int, dict]:  # noqa: ANN001
@@ -115,7 +108,7 @@ class Warnings(MethodView):
     def post(self, body, author_id):
         """Warn an author, citing a guideline."""
         return _changed(runtime().services.sanctions.warn(WarnAuthor(
-            author_id, _version(body), body["reason"],
+            author_id, required_if_match("author"), body["reason"],
             body["note"]), context()))
 
 
@@ -126,7 +119,7 @@ class Suspensions(MethodView):
         """Suspend an author until a time: their submissions are refused until then."""
         until: datetime = body["until"]
         return _changed(runtime().services.sanctions.suspend(SuspendAuthor(
-            author_id, _version(body), until, body["reason"],
+            author_id, required_if_match("author"), until, body["reason"],
             body["note"]), context()))
 
 
@@ -136,7 +129,7 @@ class Bans(MethodView):
     def post(self, body, author_id):
         """Ban an author; with reject_pending, also reject each of their pending comments."""
         return _changed(runtime().services.sanctions.ban(BanAuthor(
-            author_id, _version(body), body["reason"], body["note"],
+            author_id, required_if_match("author"), body["reason"], body["note"],
             body["reject_pending"]), context()))
 
 
@@ -146,7 +139,7 @@ class Lift(MethodView):
     def post(self, body, author_id):
         """Lift an author's live suspension or ban."""
         return _changed(runtime().services.sanctions.lift(LiftSanction(
-            author_id, _version(body), body.get("note")), context()))
+            author_id, required_if_match("author"), body.get("note")), context()))
 
 
 @blp.route("/<author_id>/notes", parameters=[IF_MATCH])
@@ -155,4 +148,4 @@ class Notes(MethodView):
     def post(self, body, author_id):
         """Add a moderator's note to an author's record."""
         return _changed(runtime().services.sanctions.note(NoteAuthor(
-            author_id, _version(body), body["text"]), context()))
+            author_id, required_if_match("author"), body["text"]), context()))

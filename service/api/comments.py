@@ -1,9 +1,8 @@
 """One comment, for moderators: its state (now or in the past), its history, and decisions.
 
 `ETag` on GET is the comment's version as a strong tag, e.g. `"3"`. A decision must say
-which version it was made on: `If-Match: "3"` (or `3`), or `expected_version` in the body.
-Without either the answer is 428; if someone else decided in between, 409 with the current
-state and the winning decision.
+which version it was made on: `If-Match: "3"` (or `3`). Without it the answer is 428; if
+someone else decided in between, 409 with the current state and the winning decision.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from ..application.commands import ApproveComment, RejectComment
 from ..domain.comment import Comment
 from ..domain.events import CommentSubmitted
 from .auth import MODERATORS, actor, context, requires
-from .etags import etag, expected_version, if_none_match_tags
+from .etags import etag, if_match_parameter, if_none_match_tags, required_if_match
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -36,12 +35,8 @@ from .schemas import (
 blp = Blueprint("comments", __name__, url_prefix="/v1/comments",
                 description="A comment's state, history and moderation decisions.")
 
-IF_MATCH = {
-    "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string", "pattern": r'^\s*"?[0-9]{1,18}"?\s*$'},
-    "description": 'The version the decision is based on, as the ETag gives it: "3". '
-                   "Required unless the body has expected_version.",
-}
+IF_MATCH = if_match_parameter(
+    'The version the decision is based on, as the ETag gives it: "3".', required=True)
 IF_NONE_MATCH = {
     "in": "header", "name": "If-None-Match", "required": False,
     "schema": {"type": "string"},
@@ -98,7 +93,7 @@ class Approve(MethodView):
     def post(self, body, comment_id: UUID):
         """Approve a comment, publishing it."""
         result = runtime().services.moderation.approve(ApproveComment(
-            comment_id=str(comment_id), expected_version=_expected_version(body),
+            comment_id=str(comment_id), expected_version=required_if_match("comment"),
             note=body["note"]), context())
         return _decided(result)
 
@@ -116,7 +111,7 @@ class Reject(MethodView):
     def post(self, body, comment_id: UUID):
         """Reject a comment, citing guideline reasons."""
         result = runtime().services.moderation.reject(RejectComment(
-            comment_id=str(comment_id), expected_version=_expected_version(body),
+            comment_id=str(comment_id), expected_version=required_if_match("comment"),
             reasons=body["reasons"], note=body["note"]), context())
         return _decided(result)
 
@@ -144,10 +139,6 @@ def _decided(result: Any) -> tuple[dict, int, dict]:
     return ({"id": result.id, "status": result.status, "version": result.version,
              "position": result.position, "decided_at": result.at},
             200, {"ETag": etag(result.version)})
-
-
-def _expected_version(body: dict) -> int:
-    return expected_version(body, "comment", required=True)  # type: ignore[return-value]
 
 
 def _historical(comment: Comment, position: int) -> dict[str, Any]:

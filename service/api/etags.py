@@ -1,5 +1,7 @@
-"""Entity tags for every versioned resource (comments, webhook endpoints): the ETag is the
-version in quotes ("3"), and If-Match names the version a change was made against.
+"""Entity tags for every versioned resource (comments, authors, articles, webhook
+endpoints): the ETag is the version in quotes ("3"), and If-Match names the version a
+change was made against. If-Match is the one way to say it (no body field beside it), so
+a request cannot name two versions and the OpenAPI document can say when it is required.
 
 If-Match uses strong comparison (RFC 9110, 13.1.1): a weak tag (W/"3") never matches, so it
 is answered 412 whatever the current version. A bare version (3) is read as "3".
@@ -14,6 +16,14 @@ from flask import request
 from .errors import ApiError
 
 _VERSION = re.compile(r'"?([0-9]{1,18})"?')
+_VERSION_PATTERN = r'^\s*"?[0-9]{1,18}"?\s*$'
+
+
+def if_match_parameter(description: str, *, required: bool) -> dict:
+    """The If-Match header as an OpenAPI parameter."""
+    return {"in": "header", "name": "If-Match", "required": required,
+            "schema": {"type": "string", "pattern": _VERSION_PATTERN},
+            "description": description}
 
 
 def etag(version: int) -> str:
@@ -50,20 +60,11 @@ def if_match_version(what: str) -> int | None:
     return int(match.group(1))
 
 
-def expected_version(body: dict, what: str, *, required: bool) -> int | None:
-    """The version a write is based on, from If-Match or the body's expected_version;
-    None when neither is given and it is optional (428 when it is required)."""
-    from_header = if_match_version(what)
-    from_body = body.get("expected_version")
-    if from_header is None and from_body is None:
-        if not required:
-            return None
+def required_if_match(what: str) -> int:
+    """The version a change is based on; 428 without If-Match."""
+    version = if_match_version(what)
+    if version is None:
         raise ApiError(428, "precondition_required",
                        f"Say which version you acted on: send If-Match with the {what}'s "
-                       "ETag, or expected_version in the body.",
-                       {"If-Match": ["Required (or expected_version in the body)."]})
-    if from_header is not None and from_body is not None and from_header != from_body:
-        raise ApiError(400, "version_mismatch",
-                       "If-Match and expected_version name different versions.",
-                       {"expected_version": [f"If-Match says {from_header}."]})
-    return from_header if from_header is not None else from_body
+                       'ETag, e.g. "3".', {"If-Match": ["Required."]})
+    return version

@@ -18,7 +18,7 @@ from ..application.reports import DismissReports, ReportComment
 from .articles import IDEMPOTENCY_HEADER, _client_address, _idempotency_key
 from .auth import MODERATORS, context, requires
 from .comments import IF_MATCH
-from .etags import etag, expected_version
+from .etags import etag, required_if_match
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import (
@@ -67,6 +67,6 @@ class Dismiss(MethodView):
     def post(self, body, comment_id: UUID):
         """Dismiss a comment's open reports: it stays published."""
         result = runtime().services.reports.dismiss(DismissReports(
-            str(comment_id), expected_version(body, "comment", required=True),  # type: ignore[arg-type]
+            str(comment_id), required_if_match("comment"),
             body.get("note")), context())
         return result, 200, {"ETag": etag(result["version"])}

@@ -111,10 +111,6 @@ class SubmissionInSchema(StrictSchema):
 class ApproveInSchema(StrictSchema):
     note = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Required when this changes an earlier decision."})
-    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
-                                      validate=validate.Range(min=0, max=MAX_POSITION),
-                                      metadata={
-        "description": "The version you decided on; alternative to the If-Match header."})
 
 
 class RejectInSchema(ApproveInSchema):
@@ -137,25 +133,14 @@ class CloseArticleInSchema(StrictSchema):
     message = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Shown to readers on the article and to anyone whose submission is "
                        "refused (up to 500 characters)."})
-    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
-                                      validate=validate.Range(min=0, max=MAX_POSITION),
-                                      metadata={
-        "description": "Optional: the article's version (its ETag) this is based on."})
 
 
 class ReopenArticleInSchema(StrictSchema):
-    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
-                                      validate=validate.Range(min=0, max=MAX_POSITION),
-                                      metadata={
-        "description": "Optional: the article's version (its ETag) this is based on."})
+    pass
 
 
 class AuthorChangeInSchema(StrictSchema):
-    expected_version = fields.Integer(strict=True, load_default=None, allow_none=True,
-                                      validate=validate.Range(min=0, max=MAX_POSITION),
-                                      metadata={
-        "description": "The author's version (ETag of GET /v1/authors/{id}); alternative "
-                       "to the If-Match header."})
+    pass
 
 
 class WarningInSchema(AuthorChangeInSchema):
@@ -554,8 +539,8 @@ class VersionConflictSchema(ErrorSchema):
 
 
 class StreamConflictSchema(ErrorSchema):
-    """A 409 for an article or author: refused from its current state (decision_refused)
-    or a stale version (version_conflict, with current_version)."""
+    """A 409 for an article, an author or a webhook endpoint: refused from its current
+    state (decision_refused) or a stale version (version_conflict, with current_version)."""
 
     current_version = fields.Integer(metadata={
         "description": "Only for version_conflict: the version to base a retry on."})

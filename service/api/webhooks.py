@@ -17,9 +17,10 @@ from flask.views import MethodView
 
 from . import cursors
 from .auth import ADMINS, actor, context, requires
-from .etags import if_match_version
+from .etags import if_match_parameter, if_match_version
 from .requests import Blueprint
 from .runtime import runtime
+from .schemas import StreamConflictSchema
 from .webhook_schemas import (
     DeliveryArgsSchema,
     DeliveryDetailSchema,
@@ -43,12 +44,9 @@ log = logging.getLogger(__name__)
 blp = Blueprint("webhooks", __name__, url_prefix="/v1/webhooks",
                 description="Webhook endpoints, their signing secrets, deliveries and attempts.")
 
-IF_MATCH = {
-    "in": "header", "name": "If-Match", "required": False,
-    "schema": {"type": "string"},
-    "description": 'The endpoint version from its ETag ("3"); 409 version_conflict when it '
-                   "has changed since.",
-}
+IF_MATCH = if_match_parameter(
+    'The endpoint version from its ETag ("3"); 409 version_conflict when it has changed '
+    "since.", required=False)
 # -- resources ----------------------------------------------------------------------------
 
 def _hooks() -> Webhooks:
@@ -105,6 +103,8 @@ class EndpointResource(MethodView):
     @blp.arguments(EndpointPatchSchema)
     @blp.response(200, EndpointSchema)
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(409, schema=StreamConflictSchema,
+                      description="version_conflict: the endpoint changed since that ETag.")
     @blp.alt_response(412, response="PRECONDITION_FAILED")
     @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
     @blp.doc(parameters=[IF_MATCH])

@@ -128,10 +128,10 @@ def test_a_warning_needs_the_version_and_a_guideline(client, tokens, author, ser
     assert warning["type"] == "warned" and warning["reason"] == "off_topic"
     assert warning["note"] == "Keeps posting football scores."
     assert warning["moderator_id"] == "maya"
-    # expected_version in the body works like If-Match
-    again = change(client, tokens.moderator2, author, "warnings",
-                   {"reason": "off_topic", "expected_version": 1})
-    assert again.status_code == 200 and again.get_json()["version"] == 2
+    # the version is If-Match's alone: a body naming one is refused
+    assert_error(change(client, tokens.moderator2, author, "warnings",
+                        {"reason": "off_topic", "expected_version": 1}, 1),
+                 422, "validation_failed")
 
 
 def test_a_suspended_author_is_refused_until_it_ends(client, tokens, article, author,
