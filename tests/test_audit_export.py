@@ -125,12 +125,12 @@ def test_a_time_window_and_csv(signed, client, tokens, clock):
     text = export(client, tokens["auditor"], format="csv", **window).decode()
     table = list(csv.reader(io.StringIO(text)))
     assert table[0] == ["position", "hash", "recorded_at", "type", "stream_id", "event_id",
-                        "actor_id", "actor_role", "data"]
+                        "actor_id", "actor_role", "erased", "data"]
     assert [r[3] for r in table[1:]] == ["comment.approved", "comment.rejected",
                                          "token.created", "export.closed"]
     assert [int(r[0]) for r in table[1:-1]] == [r["position"] for r in lines[:-1]]
-    assert json.loads(table[2][8])["note"] == "Not about this"
-    assert json.loads(table[-1][8])["rows"] == 3
+    assert json.loads(table[2][9])["note"] == "Not about this"
+    assert json.loads(table[-1][9])["rows"] == 3
 
 
 def test_roles_and_bad_input(client, tokens):
@@ -187,3 +187,48 @@ def test_memory_stays_flat_as_the_log_grows(services):
             "'comment.rejected', 'article.registered')")).scalar_one()
     assert large_rows == expected + 1  # and the closing line
     assert large_peak < 1.3 * small_peak, (small_peak, large_peak)
+
+
+def test_dismissals_are_exported_and_decisions_say_whether_the_author_was_erased(
+        signed, client, tokens, clock):
+    """The export holds the decisions GET /v1/audit/decisions lists, report dismissals
+    included, each with the same `erased` flag; other rows have none."""
+    from service.application.reports import DismissReports, ReportComment
+
+    signed.moderation.register_article(RegisterArticle("a-1", "An article"), ADMIN)
+    moderator = Context(Actor("maya", "moderator"))
+    ids = [signed.moderation.submit_comment(
+        SubmitComment("a-1", "Reader", f"A considered comment, number {i}",
+                      author_email=f"reader{i}@example.org"), Context()).id
+        for i in range(2)]
+    for cid in ids:
+        signed.moderation.approve(ApproveComment(cid, 2), moderator)
+    signed.reports.report(ReportComment(ids[0], "threats", network_address="192.0.2.1"),
+                          Context())
+    signed.reports.dismiss(DismissReports(ids[0], 4, "fair comment"), moderator)
+    signed.privacy.erase(signed.queries.comment(ids[0])["author_id"], "ticket 12", ADMIN)
+
+    rows = [json.loads(x) for x in export(client, tokens["auditor"]).splitlines()][:-1]
+    flags = {(r["type"], r["stream_id"]): r["erased"] for r in rows}
+    assert flags == {
+        ("article.registered", "article-a-1"): None,
+        ("comment.approved", f"comment-{ids[0]}"): True,
+        ("comment.approved", f"comment-{ids[1]}"): False,
+        ("comment.reports_dismissed", f"comment-{ids[0]}"): True,
+        ("author.erased", rows[-1]["stream_id"]): None,
+    }
+    dismissed = next(r for r in rows if r["type"] == "comment.reports_dismissed")
+    assert dismissed["actor"] == {"id": "maya", "role": "moderator"}
+    assert (dismissed["data"]["dismissed"], dismissed["data"]["note"]) == (1, "fair comment")
+
+    listed = client.get("/v1/audit/decisions", headers={
+        "Authorization": f"Bearer {tokens['auditor']}"}).get_json()["items"]
+    exported = {r["position"]: r["erased"] for r in rows if r["erased"] is not None}
+    assert exported == {d["position"]: d["erased"] for d in listed}
+
+    table = list(csv.reader(io.StringIO(
+        export(client, tokens["admin"], format="csv").decode())))
+    assert table[0][8:] == ["erased", "data"]
+    assert [(r[3], r[8]) for r in table[1:]] == [
+        ("article.registered", ""), ("comment.approved", "true"), ("comment.approved", "false"),
+        ("comment.reports_dismissed", "true"), ("author.erased", ""), ("export.closed", "")]

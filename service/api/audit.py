@@ -117,9 +117,12 @@ class Export(MethodView):
     @requires(*ACTION_READERS)
     @blp.arguments(ExportArgsSchema, location="query")
     @blp.response(200, content_type="application/x-ndjson", description=(
-        "jsonl: one decision or action a line (position, hash, type, recorded_at, "
-        "stream_id, event_id, actor, data), then an `export.closed` line with the latest "
-        "checkpoint. csv: the same columns, data as JSON, the closing row last."))
+        "jsonl: one decision (approval, rejection, report dismissal) or administrative "
+        "action a line (position, hash, type, recorded_at, stream_id, event_id, actor, "
+        "erased, data), then an `export.closed` line with the latest checkpoint. `erased` "
+        "is true on a decision about a comment whose author was erased, as in "
+        "/v1/audit/decisions, and null on actions. csv: the same columns (erased as "
+        "true, false or empty), data as JSON, the closing row last."))
     @blp.alt_response(400, response="BAD_REQUEST")
     def get(self, args):
         """Stream every decision and administrative action recorded in [since, until)."""

@@ -2,6 +2,10 @@
 or CSV, streamed page by page (memory stays flat at millions of rows), each row with its log
 position and chain hash, closed by the latest signed checkpoint.
 
+Decisions are what GET /v1/audit/decisions lists: approvals, rejections and report
+dismissals. Each decision row says whether the comment's author has since been erased
+(`erased`, as the decision log says it); other rows have `erased: null`.
+
 Rows come from the log itself, not a read model: what an auditor exports is what the chain
 covers, and any row can be matched with GET /v1/audit/proof?position=N. The window is a
 range of positions (recording times never decrease along the log), fixed when the export
@@ -21,15 +25,24 @@ import orjson
 from sqlalchemy.engine import Engine
 
 from ..db import read_transaction
-from ..domain.events import ADMIN_ACTION_TYPES, CommentApproved, CommentRejected
+from ..domain.events import (
+    ADMIN_ACTION_TYPES,
+    CommentApproved,
+    CommentRejected,
+    CommentReportsDismissed,
+)
 from ..eventstore import EventStore
 from ..eventstore.codec import CodecFactory
+from ..projections import decision_log
 from .checkpoints import Checkpoints
 
-EXPORTED_TYPES = (CommentApproved.TYPE, CommentRejected.TYPE, *ADMIN_ACTION_TYPES)
+DECISION_TYPES = frozenset({CommentApproved.TYPE, CommentRejected.TYPE,
+                            CommentReportsDismissed.TYPE})
+EXPORTED_TYPES = (CommentApproved.TYPE, CommentRejected.TYPE, CommentReportsDismissed.TYPE,
+                  *ADMIN_ACTION_TYPES)
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("position", "hash", "recorded_at", "type", "stream_id", "event_id",
-               "actor_id", "actor_role", "data")
+               "actor_id", "actor_role", "erased", "data")
 PAGE = 1000
 SPAN = 4 * PAGE
 
@@ -42,6 +55,10 @@ class Window:
     @property
     def size(self) -> int:
         return max(self.last - self.after, 0)
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else ("true" if value else "false")
 
 
 def _iso(moment: datetime) -> str:
@@ -74,7 +91,10 @@ class AuditExport:
                 page = self.store.read_chained(conn, types=EXPORTED_TYPES, after=after,
                                                to_position=upper, limit=PAGE)
                 codec = self.codec_for(conn)
-                documents = [self._row(codec, recorded, hash_) for recorded, hash_ in page]
+                erased = decision_log.erased_positions(
+                    conn, [r.position for r, _ in page if r.type in DECISION_TYPES])
+                documents = [self._row(codec, recorded, hash_, erased)
+                             for recorded, hash_ in page]
             reached = page[-1][0].position if len(page) == PAGE else upper
             yield from documents
             if progress is not None:
@@ -82,13 +102,15 @@ class AuditExport:
             after = reached
 
     @staticmethod
-    def _row(codec: Any, recorded: Any, hash_: bytes) -> dict[str, Any]:
+    def _row(codec: Any, recorded: Any, hash_: bytes, erased: set[int]) -> dict[str, Any]:
         actor = (recorded.metadata or {}).get("actor") or {}
         return {
             "position": recorded.position, "hash": hash_.hex(), "type": recorded.type,
             "recorded_at": _iso(recorded.recorded_at), "stream_id": recorded.stream_id,
             "event_id": recorded.event_id,
             "actor": {"id": actor.get("id"), "role": actor.get("role")},
+            "erased": (recorded.position in erased) if recorded.type in DECISION_TYPES
+            else None,
             "data": codec.public_payload(recorded),
         }
 
@@ -128,11 +150,12 @@ class AuditExport:
             count += 1
             yield line([row["position"], row["hash"], row["recorded_at"], row["type"],
                         row["stream_id"], row["event_id"], row["actor"]["id"],
-                        row["actor"]["role"], orjson.dumps(row["data"]).decode()])
+                        row["actor"]["role"], _flag(row["erased"]),
+                        orjson.dumps(row["data"]).decode()])
         closing = self.closing(window, count)
         checkpoint = closing["checkpoint"] or {}
         yield line([checkpoint.get("position", ""), checkpoint.get("head_hash", ""),
-                    closing["exported_at"], "export.closed", "", "", "", "",
+                    closing["exported_at"], "export.closed", "", "", "", "", "",
                     orjson.dumps(closing).decode()])
 
     def stream(self, fmt: str, window: Window,

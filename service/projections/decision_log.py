@@ -238,6 +238,16 @@ def decisions(
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def erased_positions(conn: Connection, positions: Sequence[int]) -> set[int]:
+    """Which of these decisions (by log position) are about an erased author's comment."""
+    found: set[int] = set()
+    for some in chunks(sorted(positions)):
+        found.update(conn.execute(
+            sa.select(decision_log.c.position)
+            .where(decision_log.c.position.in_(some), decision_log.c.erased)).scalars())
+    return found
+
+
 def _window(query: sa.Select, since: datetime | None, until: datetime | None) -> sa.Select:
     t = decision_log
     if since is not None:
