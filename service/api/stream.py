@@ -8,6 +8,8 @@ keeps proxies from closing an idle stream; after MODERATION_STREAM_MAX_SECONDS t
 ends it and the client reconnects from its last id. At most MODERATION_STREAM_MAX_OPEN
 streams are open per server process (503 with Retry-After beyond). An idle stream holds no
 database connection: one poller per process reads new events once for all of them.
+With `claims=true` (moderators and admins) it also carries claims as they change, as
+`event: claim` messages without an id, so resuming by position is unaffected.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 from flask import Response, request
 from flask.views import MethodView
 
-from ..application.live import Heartbeat, TooManyStreams
+from ..application.live import ClaimChange, Heartbeat, TooManyStreams
 from .auth import AUDITORS, requires, role
 from .errors import ApiError
 from .requests import Blueprint
@@ -60,10 +62,11 @@ class EventStream(MethodView):
         rt = runtime()
         settings = rt.settings
         try:
+            personal = role() in ("moderator", "admin")
             stream = rt.services.streams.open(
-                after=after, personal=role() in ("moderator", "admin"), types=args["type"],
+                after=after, personal=personal, types=args["type"],
                 heartbeat_seconds=settings.stream_heartbeat_seconds,
-                max_seconds=settings.stream_max_seconds)
+                max_seconds=settings.stream_max_seconds, claims=args["claims"] and personal)
         except TooManyStreams:
             raise ApiError(503, "too_many_streams",
                            "This server has as many open event streams as it allows; retry "
@@ -87,6 +90,9 @@ class _Messages:
         for item in self._stream:
             if isinstance(item, Heartbeat):
                 yield f": heartbeat {item.position}\n\n".encode()
+            elif isinstance(item, ClaimChange):
+                data = json.dumps(item.payload(), separators=(",", ":"))
+                yield f"event: claim\ndata: {data}\n\n".encode()
             else:
                 data = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
                 yield f"id: {item['position']}\ndata: {data}\n\n".encode()

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from ..db import UTCDateTime, metadata, write_transaction
+from ..db import UTCDateTime, metadata, read_transaction, write_transaction
 from ..domain.errors import CommentNotFound
 from ..projections.comments import get_comments
 from .errors import ClaimedByOther
@@ -75,6 +75,15 @@ class Claims:
                              .values(expires_at=expires))
                 now = held.claimed_at
         return Claim(comment_id, moderator_id, now, expires)
+
+    def live(self) -> tuple[datetime, list[dict[str, Any]]]:
+        """The time now and every claim that has not expired by then (for live streams)."""
+        now = self.clock()
+        c = comment_claims
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(c.c.comment_id, c.c.moderator_id, c.c.claimed_at,
+                                          c.c.expires_at).where(c.c.expires_at > now))
+            return now, [dict(r._mapping) for r in rows]
 
     def release(self, comment_id: str, moderator_id: str) -> None:
         """Release one's own claim; releasing nothing is not an error."""

@@ -19,7 +19,7 @@ from .helpers import approve, assert_error, bearer, submitted_id
 def live(api_settings, services):
     """An app whose streams poll fast, beat often, end soon and cap at three per process."""
     services.streams = StreamHub(services.queries.feed, services.queries.head,
-                                 poll_seconds=0.05, max_open=3)
+                                 poll_seconds=0.05, max_open=3, claims=services.claims.live)
     app = create_app(replace(api_settings, stream_heartbeat_seconds=0.3,
                              stream_max_seconds=4.0), services)
     app.config["TESTING"] = True
@@ -38,25 +38,40 @@ class Reader:
         self.chunks = iter(response.response)
         self.heartbeats = 0
         self.retry = None
+        self.claims: list[dict] = []  # `event: claim` messages, in order
+        self.got: list[dict] = []
+
+    def _read(self) -> None:
+        text = next(self.chunks).decode()
+        for block in text.split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in block.splitlines()
+                          if ": " in line and not line.startswith(":"))
+            if block.startswith(": heartbeat"):
+                self.heartbeats += 1
+            if "retry" in fields:
+                self.retry = int(fields["retry"])
+            if fields.get("event") == "claim":
+                assert "id" not in fields  # not in the log: resuming is unaffected
+                self.claims.append(json.loads(fields["data"]))
+            elif "data" in fields:
+                event = json.loads(fields["data"])
+                assert int(fields["id"]) == event["position"]
+                self.got.append(event)
 
     def events(self, count: int, timeout: float = 5.0) -> list[dict]:
-        got: list[dict] = []
         deadline = time.monotonic() + timeout
-        while len(got) < count:
-            assert time.monotonic() < deadline, f"only {len(got)} of {count} events"
-            text = next(self.chunks).decode()
-            for block in text.split("\n\n"):
-                fields = dict(line.split(": ", 1) for line in block.splitlines()
-                              if ": " in line and not line.startswith(":"))
-                if block.startswith(": heartbeat"):
-                    self.heartbeats += 1
-                if "retry" in fields:
-                    self.retry = int(fields["retry"])
-                if "data" in fields:
-                    event = json.loads(fields["data"])
-                    assert int(fields["id"]) == event["position"]
-                    got.append(event)
+        while len(self.got) < count:
+            assert time.monotonic() < deadline, f"only {len(self.got)} of {count} events"
+            self._read()
+        got, self.got = self.got[:count], self.got[count:]
         return got
+
+    def claims_until(self, count: int, timeout: float = 5.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.claims) < count:
+            assert time.monotonic() < deadline, f"only {self.claims} of {count} claims"
+            self._read()
+        return self.claims
 
     def close(self) -> None:
         self.response.close()
@@ -220,3 +235,42 @@ def test_stopping_the_hub_ends_its_open_streams_at_once(services):
     hub.stop()
     assert done.wait(5) and time.monotonic() - started < 1
     assert hub.open_streams == 0
+
+
+def test_claims_reach_open_streams_as_they_are_taken_released_and_expire(
+        live, article, tokens, services, clock):
+    """claims=true: the live claims first, then each claim, release and expiry, as
+    `event: claim` messages without ids; only moderators and admins, only when asked."""
+    first, second = submitted_id(live, article), submitted_id(live, article)
+    taken = live.post(f"/v1/comments/{first}/claim", headers=bearer(tokens.moderator2))
+    assert taken.status_code == 200, taken.get_json()
+    watcher = stream(live, tokens.moderator, claims="true",
+                     after=services.queries.head())
+    [start] = watcher.claims_until(1)
+    assert start == {"state": "claimed", "comment_id": first, "moderator_id": "omar",
+                     "claimed_at": taken.get_json()["claimed_at"],
+                     "expires_at": taken.get_json()["expires_at"]}
+    plain = stream(live, tokens.admin, after=services.queries.head())
+    auditor = stream(live, tokens.auditor, claims="true", after=services.queries.head())
+
+    assert live.post(f"/v1/comments/{second}/claim",
+                     headers=bearer(tokens.moderator)).status_code == 200
+    assert watcher.claims_until(2)[1]["state"] == "claimed"
+    assert watcher.claims[1]["comment_id"] == second
+    assert watcher.claims[1]["moderator_id"] == "maya"
+    assert live.delete(f"/v1/comments/{first}/claim",
+                       headers=bearer(tokens.moderator2)).status_code == 204
+    assert watcher.claims_until(3)[2]["state"] == "released"
+    assert watcher.claims[2]["comment_id"] == first
+    clock.advance(seconds=services.settings.claim_seconds + 1)
+    assert watcher.claims_until(4)[3]["state"] == "expired"
+    assert watcher.claims[3]["comment_id"] == second
+    assert len(watcher.claims) == 4  # nothing twice
+
+    # the log still streams beside them, and the others saw no claim
+    third = submitted_id(live, article)
+    assert third in json.dumps(watcher.events(2))
+    assert third in json.dumps(plain.events(2)) and plain.claims == []
+    assert third in json.dumps(auditor.events(2)) and auditor.claims == []
+    for reader in (watcher, plain, auditor):
+        reader.close()

@@ -112,7 +112,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
            # short streams and beats: reconnection is exercised, and a closed tab's stream
            # frees its (sync) worker within a second
            "MODERATION_STREAM_MAX_SECONDS": "3", "MODERATION_STREAM_HEARTBEAT_SECONDS": "1",
-           "MODERATION_STREAM_POLL_SECONDS": "0.2"}
+           "MODERATION_STREAM_POLL_SECONDS": "0.2",
+           # claims run out within a test (the live dashboards show it)
+           "MODERATION_CLAIM_SECONDS": "6"}
     run_cli(["db", "upgrade"], env)
     run_cli(["seed"], env)
     server = Server(base="", env=env)

@@ -259,6 +259,49 @@ def test_new_comments_arrive_live_and_cards_decided_elsewhere_leave(tab: Page, s
     assert "Rojîn 0" not in tab.page.text_content(f'.card[data-id="{erased}"]')
 
 
+def test_claims_appear_live_on_another_moderators_dashboard_and_leave_on_release_or_expiry(
+        tab: Page, second_tab: Page, server):
+    """Two moderators, two browser contexts: opening the reason picker in one shows the
+    claim on the other's card at once (and in its live region, for the selected card);
+    cancelling releases it, and a claim left alone runs out, both without a reload."""
+    tab.open()
+    tab.sign_in()
+    tab.page.wait_for_selector("#live[data-state='on']")
+    ids = [card["id"] for card in cards(tab)]
+    watched = ids[0]  # the first card: selected in the watching tab
+    claim_line = tab.page.locator(f'.card[data-id="{watched}"] .claim')
+    assert claim_line.count() == 0
+
+    second_tab.open()
+    second_tab.sign_in("second")
+    second_tab.page.wait_for_selector(f'.card[data-id="{watched}"].selected')
+    second_tab.page.keyboard.press("r")  # the picker claims the comment
+    second_tab.page.wait_for_selector(".panel .reasons")
+    claim_line.wait_for()
+    assert "Claimed by browser-second until" in claim_line.text_content()
+    tab.page.wait_for_selector("#status:text('browser-second is handling this comment')")
+    assert selected(tab) == watched  # nothing moved under the moderator's hands
+    tab.shot("queue-claimed")
+    # the moderator who claimed it sees no claim of its own
+    assert second_tab.page.locator(f'.card[data-id="{watched}"] .claim').count() == 0
+
+    second_tab.page.keyboard.press("Escape")  # cancel: the claim is released
+    claim_line.wait_for(state="detached")
+    tab.page.wait_for_selector("#status:text('browser-second released this comment')")
+    claims = {item["id"]: item["claim"] for item in server.queue()}
+    assert claims[watched] is None
+
+    # a claim nobody releases runs out (MODERATION_CLAIM_SECONDS is 6 here)
+    other = ids[1]
+    status, _, answer = server.call("POST", f"/v1/comments/{other}/claim", token="second")
+    assert status == 200, answer
+    other_line = tab.page.locator(f'.card[data-id="{other}"] .claim')
+    other_line.wait_for()
+    other_line.wait_for(state="detached", timeout=15000)
+    tab.check_clean()
+    second_tab.check_clean()
+
+
 def test_audit_filters_and_csv_statistics_charts_and_time_travel(tab: Page, server, tmp_path):
     # a decision whose note a spreadsheet would run as a formula
     target = server.submit("Spam again", name="Formula Fan")

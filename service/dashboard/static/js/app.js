@@ -150,6 +150,7 @@ function start() {
   $("#signin-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const value = $("#token").value.trim();
+    performance.mark("signin-submitted");
     if (value) signIn(value);
   });
   $("#signout").addEventListener("click", signOut);

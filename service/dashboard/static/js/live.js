@@ -4,7 +4,9 @@
 
 import { token } from "./api.js";
 
-export function follow({ after, types = [], onEvent, onState = () => {} }) {
+// With onClaim, the stream also carries claims as they change (`event: claim`, no id):
+// first every live claim, then each one taken, released or expired.
+export function follow({ after, types = [], onEvent, onClaim = null, onState = () => {} }) {
   let last = after;
   let stopped = false;
   let controller = null;
@@ -16,6 +18,7 @@ export function follow({ after, types = [], onEvent, onState = () => {} }) {
       try {
         const search = new URLSearchParams({ after: String(last) });
         for (const type of types) search.append("type", type);
+        if (onClaim) search.set("claims", "true");
         const response = await fetch(`/v1/events/stream?${search}`, {
           headers: { Accept: "text/event-stream", Authorization: `Bearer ${token()}`,
                      "Last-Event-ID": String(last) },
@@ -52,6 +55,7 @@ export function follow({ after, types = [], onEvent, onState = () => {} }) {
         const block = buffer.slice(0, end);
         buffer = buffer.slice(end + 2);
         let id = null;
+        let name = "message";
         const data = [];
         for (const line of block.split("\n")) {
           if (line.startsWith(":")) continue;
@@ -59,9 +63,17 @@ export function follow({ after, types = [], onEvent, onState = () => {} }) {
           const field = colon === -1 ? line : line.slice(0, colon);
           const text = colon === -1 ? "" : line.slice(colon + 1).replace(/^ /, "");
           if (field === "id") id = text;
+          else if (field === "event") name = text;
           else if (field === "data") data.push(text);
         }
         if (data.length === 0) continue;
+        if (name === "claim") {
+          if (onClaim) {
+            try { onClaim(JSON.parse(data.join("\n"))); } catch (error) { console.error(error); }
+          }
+          continue;
+        }
+        if (name !== "message") continue;
         const event = JSON.parse(data.join("\n"));
         if (id !== null) last = Number(id);
         try { onEvent(event); } catch (error) { console.error(error); }

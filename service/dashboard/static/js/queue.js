@@ -70,7 +70,8 @@ export async function mount(root, { role }) {
   await load(false);
   refreshCounts();
   if (state && state.root === root && head !== null) {
-    state.stream = follow({ after: head, types: LIVE_TYPES, onEvent, onState: liveState });
+    state.stream = follow({ after: head, types: LIVE_TYPES, onEvent, onClaim,
+      onState: liveState });
   }
 }
 
@@ -145,6 +146,54 @@ function onEvent(event) {
     updateSummary();
     if (event.type === "comment.rejected") scheduleCounts();
   }
+}
+
+// Another moderator took, released or ran out of a claim: the card says so at once. Our
+// own claim comes back too, recognised by the claim this tab holds on that comment.
+function onClaim(change) {
+  if (!state) return;
+  const item = state.items.find((x) => x.id === change.comment_id);
+  if (!item || item.gone) return;
+  const ours = item.claim && item.claim.mine;
+  if (change.state === "claimed") {
+    if (ours && (item.claim.pending || item.claim.moderator_id === change.moderator_id)) {
+      return;  // ours (the answer to our own request sets it)
+    }
+    if (item.claim && !item.claim.mine && item.claim.moderator_id === change.moderator_id
+        && item.claim.expires_at === change.expires_at) return;
+    item.claim = { moderator_id: change.moderator_id, claimed_at: change.claimed_at,
+      expires_at: change.expires_at, mine: false };
+    if (selectedItem() === item) {
+      announce(`${change.moderator_id} is handling this comment until ${utc(change.expires_at)}.`);
+    } else if (state.filters.unclaimed && state.queue === "pending") {
+      const chosen = selectedItem();  // "Hide others' claims": it leaves
+      state.items = state.items.filter((x) => x !== item);
+      restoreSelection(chosen);
+      render();
+      return;
+    }
+  } else {
+    if (!item.claim || ours || item.claim.moderator_id !== change.moderator_id) return;
+    item.claim = null;
+    if (selectedItem() === item) {
+      announce(change.state === "expired" ? `${change.moderator_id}'s claim on this comment ran out.`
+        : `${change.moderator_id} released this comment.`);
+    }
+  }
+  if (!(state.panel && state.panel.id === item.id)) replaceCard(item);
+  else {  // keep the open panel (and what is typed in it): update the claim line only
+    const card = cardElement(item.id);
+    const line = card && card.querySelector(".claim");
+    const fresh = claimLine(item);
+    if (line && fresh) line.replaceWith(fresh);
+    else if (line) line.remove();
+    else if (fresh && card) card.querySelector(".card-head").append(fresh);
+  }
+}
+
+function claimLine(item) {
+  return item.claim && !item.claim.mine ? h("p", { class: "claim" }, "Claimed by ",
+    h("bdi", {}, item.claim.moderator_id), ` until ${utc(item.claim.expires_at)}`) : null;
 }
 
 // The Reported tab: a new report updates its card (and version) or the tab's count; a
@@ -382,6 +431,10 @@ async function load(more, force = false) {
                   || document.activeElement === null || document.activeElement.id === "main")) {
       refocus();
     }
+    // the first page's cards are on screen and keys reach them (bench/dashboard.py)
+    if (!more && !performance.getEntriesByName("queue-interactive").length) {
+      performance.mark("queue-interactive");
+    }
     fetchParents();
   } catch (error) {
     if (state && error.status !== 401) {
@@ -461,8 +514,7 @@ function renderCard(item, index) {
     h("h2", { class: "card-title", id: titleId }, authorLine(item)),
     metaLine(item),
     standingLine(item),
-    item.claim && !item.claim.mine ? h("p", { class: "claim" }, "Claimed by ",
-      h("bdi", {}, item.claim.moderator_id), ` until ${utc(item.claim.expires_at)}`) : null),
+    claimLine(item)),
   item.parent_id ? h("blockquote", { class: "parent" },
     h("span", { class: "parent-label" }, "In reply to ",
       parent ? h("bdi", { dir: "auto" }, parent.author_name ?? "(erased)") : "a comment"),
@@ -606,11 +658,14 @@ function openPanel(mode) {
 // Picking reasons takes a moment: say so to other moderators with an advisory claim
 // (If-Match still decides any race). Someone else's claim is shown, not obeyed.
 async function claim(item) {
+  const before = item.claim;
+  item.claim = { mine: true, pending: true };  // the stream may echo it before the answer
   try {
     const { data } = await call(`/v1/comments/${item.id}/claim`, { method: "POST" });
     item.claim = { moderator_id: data.moderator_id, claimed_at: data.claimed_at,
       expires_at: data.expires_at, mine: true };
   } catch (error) {
+    if (item.claim && item.claim.pending) item.claim = before;
     if (!state || error.status !== 409) return;
     if (state.panel && state.panel.id === item.id) {
       state.panel.message = `${error.message} You may still decide; the first decision wins.`;
