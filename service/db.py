@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import select
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -320,6 +323,7 @@ class DeferredWrites:
         self._tables: set[str] = set()
         self._later: list[Callable[[], object]] = []
         self._on_error: dict[str, Callable[[sa.exc.DBAPIError], object]] = {}
+        self._mismatch: dict[str, Callable[[int], Exception]] = {}
 
     def __getattr__(self, name: str) -> Any:
         if name in ("connection", "exec_driver_sql", "begin_nested"):
@@ -344,6 +348,64 @@ class DeferredWrites:
     def later(self, check: Callable[[], object]) -> None:
         self._later.append(check)
 
+    def lead(self, statement: Any, parameters: dict[str, Any],
+             reads: Sequence[LockedRead] = ()) -> Any:
+        """Run `statement` (one row back, say an UPDATE ... RETURNING) and then each of
+        `reads`, in one round trip, on the connection itself: writes held so far stay held
+        (as for a statement given to the connection directly). Each read's one row goes to
+        its `row`. Returns the statement's row."""
+        if self._held and any(_reads(r.statement) & self._tables for r in reads):
+            self.flush()  # a read sees every held write to what it reads
+        queries = [(statement, parameters), *((r.statement, r.params) for r in reads)]
+        shapes = [_compiled(q, self._conn.dialect, tuple(p)) for q, p in queries]
+        if any(shape is None for shape in shapes):
+            row = self._conn.execute(statement, parameters).one()
+            for read in reads:
+                read.row = self._conn.execute(read.statement, read.params).one()
+            return row
+        leads = [((sql, process), [params], False, _Held(self))
+                 for (sql, process), (_, params) in zip(shapes, queries, strict=True)]
+        self._send(leads)
+        rows = [_one_row(q, self._conn.dialect, lead[3].cursor)
+                for (q, _), lead in zip(queries, leads, strict=True)]
+        for read, row in zip(reads, rows[1:], strict=True):
+            read.row = row
+        return rows[0]
+
+    def execute_expecting(self, statement: Any, parameters: dict[str, Any], rows: int,
+                          name: str, mismatch: Callable[[int], Exception]) -> None:
+        """A held write that must change exactly `rows` rows, else `mismatch(count)` is
+        raised. The database checks it in the statement itself, so nothing has to be read
+        back before a commit sent in the same round trip (see `commit`)."""
+        shape = _compiled(statement, self._conn.dialect, tuple(parameters)) \
+            if _deferrable(statement) else None
+        if shape is None:
+            result = self.execute(statement, parameters)
+
+            def check() -> None:
+                if result.rowcount != rows:
+                    raise mismatch(result.rowcount)
+            self.later(check)
+            return
+        sql, process = shape
+        checked = (f"WITH changed AS ({sql} RETURNING 1) SELECT CASE WHEN count(*) = "
+                   f"{int(rows)} THEN 0 ELSE CAST('{_ROWCOUNT} {name}:' || count(*) AS "
+                   "integer) END FROM changed")
+        self._held.append(((checked, process), [parameters], False, _Held(self)))
+        self._tables.add(statement.table.name)
+        self._mismatch[name] = mismatch
+
+    def commit(self) -> bool:
+        """Send the held writes and COMMIT in one round trip. True if committed here;
+        False (the writes sent, their checks run) when checks must run before the commit,
+        which the caller then makes itself."""
+        if self._later:
+            self.flush()
+            return False
+        held, self._held, self._tables = self._held, [], set()
+        self._send(held, commit=True)
+        return True
+
     def on_error(self, table: str, handler: Callable[[sa.exc.DBAPIError], object]) -> None:
         """If a held write to `table` fails, `handler(error)` may raise something more
         telling (say, a version conflict for a unique key on the events)."""
@@ -358,7 +420,7 @@ class DeferredWrites:
             for check in checks:
                 check()
 
-    def _send(self, held: list) -> None:
+    def _send(self, held: list, *, commit: bool = False) -> None:
         import psycopg
 
         driver = self._conn.connection.driver_connection
@@ -373,13 +435,55 @@ class DeferredWrites:
                     else:
                         cursor.execute(sql, process(rows[0]))
                     result.cursor = cursor
+                if commit:
+                    sql = "COMMIT"
+                    driver.execute(sql)
         except psycopg.Error as exc:
             error = sa.exc.DBAPIError.instance(
                 sql, None, exc, psycopg.Error, dialect=dialect, ismulti=False)
+            found = _ROWCOUNT_FAILED.search(str(exc))
+            if found and found.group(1) in self._mismatch:
+                raise self._mismatch[found.group(1)](int(found.group(2))) from exc
             handler = self._on_error.get(getattr(exc.diag, "table_name", None) or "")
             if handler is not None:
                 handler(error)
             raise error from exc
+
+
+@dataclass
+class LockedRead:
+    """A query of one row to answer under the log's head lock: on PostgreSQL it is sent
+    in the head update's own round trip; `row` holds the answer once the append took the
+    lock."""
+
+    statement: Any
+    params: dict[str, Any]
+    row: Any = None
+
+
+_ROWCOUNT = "moderation rowcount"
+_ROWCOUNT_FAILED = re.compile(_ROWCOUNT + r" (\w+):(\d+)")
+_ROW_SHAPES: dict[tuple, tuple[type, list]] = {}
+
+
+def _one_row(statement: Any, dialect: Any, cursor: Any) -> Any:
+    """The one row a query sent by `lead` returned, typed as SQLAlchemy would."""
+    shape = (statement, dialect.name)
+    found = _ROW_SHAPES.get(shape)
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        columns = compiled._result_columns
+        names = [c.keyname for c in columns]
+        processors = [c.type._cached_result_processor(dialect, None) for c in columns]
+        if len(_ROW_SHAPES) > 256:
+            _ROW_SHAPES.clear()
+        found = _ROW_SHAPES[shape] = (namedtuple("Row", names, rename=True), processors)
+    row_type, processors = found
+    values = cursor.fetchone()
+    if values is None or cursor.fetchone() is not None:
+        raise sa.exc.NoResultFound("expected exactly one row") if values is None else \
+            sa.exc.MultipleResultsFound("expected exactly one row")
+    return row_type(*(p(v) if p else v for p, v in zip(processors, values, strict=True)))
 
 
 class _Held:

@@ -128,3 +128,62 @@ def test_a_statement_that_cannot_be_held_goes_after_the_held_ones(engine):
         assert done.rowcount == 2
     with engine.connect() as conn:
         assert conn.execute(sa.select(t.c.n).order_by(t.c.id)).scalars().all() == [7, 0, 7]
+
+
+def test_a_checked_write_commits_with_the_writes_or_fails_and_commits_nothing(engine):
+    class Mismatch(Exception):
+        pass
+
+    with write_transaction(engine) as conn:
+        conn.execute(t.insert(), [{"id": i, "n": 0, "doc": None} for i in (1, 2)])
+    # the count is right: the writes and COMMIT go together, nothing is read back first
+    with write_transaction(engine) as conn:
+        writes = deferring(conn)
+        writes.execute(t.insert(), {"id": 3, "n": 0, "doc": None})
+        writes.execute_expecting(t.update().where(t.c.n == 0).values(n=1), {}, 3, "probe",
+                                 lambda n: Mismatch(n))
+        assert writes.commit() is True
+        assert conn.connection.driver_connection.info.transaction_status.name == "IDLE"
+    # the count is wrong: the database refuses it, the caller's error names the count,
+    # and none of the writes sent with it stay
+    with pytest.raises(Mismatch) as wrong, write_transaction(engine) as conn:
+        writes = deferring(conn)
+        writes.execute(t.insert(), {"id": 4, "n": 1, "doc": None})
+        writes.execute_expecting(t.update().where(t.c.n == 1).values(n=2), {}, 3, "probe",
+                                 lambda n: Mismatch(n))
+        writes.commit()
+    assert wrong.value.args == (4,)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(t.c.n).order_by(t.c.id)).scalars().all() == [1, 1, 1]
+
+
+def test_the_commit_waits_for_checks_that_must_run_first(engine):
+    seen = []
+    with write_transaction(engine) as conn:
+        writes = deferring(conn)
+        missing = writes.execute(t.update().where(t.c.id == 99).values(n=1))
+        writes.later(lambda: seen.append(missing.rowcount))
+        assert writes.commit() is False  # sent, checked; the caller commits
+        assert seen == [0]
+        assert conn.connection.driver_connection.info.transaction_status.name != "IDLE"
+
+
+def test_reads_sent_with_the_head_update_are_typed_and_see_held_writes(pg_services):
+    from datetime import UTC
+
+    from service.db import LockedRead
+    from service.eventstore import NO_STREAM, NewEvent
+    from service.eventstore.tables import event_store_head
+
+    store, engine = pg_services.store, pg_services.engine
+    head = sa.select(event_store_head.c.last_position, event_store_head.c.last_recorded_at)
+    with write_transaction(engine) as conn:
+        writes = deferring(conn)
+        read = LockedRead(head, {})
+        [recorded] = store.append(conn, "lead-1", [NewEvent("test.lead", {})], NO_STREAM,
+                                  writes=writes, locked_reads=[read])
+        # answered under the lock, after the head moved: this append's own position
+        assert read.row.last_position == recorded.position
+        assert read.row.last_recorded_at == recorded.recorded_at
+        assert read.row.last_recorded_at.tzinfo is UTC  # as SQLAlchemy types it
+        writes.flush()

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -35,7 +36,7 @@ from ..eventstore import NO_STREAM, EventStore, WrongExpectedVersion
 from ..eventstore.personal_data import PersonalDataVault
 from ..projections import comments
 from ..projections.articles import get_article
-from ..projections.authors import submission_gate
+from ..projections.authors import gate_answer, gate_read
 from ..projections.comments import author_history
 from ..projections.runner import ProjectionRunner
 from ..screening.rules import AuthorHistory
@@ -211,13 +212,16 @@ class Moderation:
                 events.append(self._screen(uow, event, first_seen))
                 metas.append(replace(ctx, actor=SCREENER, causation_id=ids[0]).metadata())
                 ids.append(str(uuid.uuid4()))
+            # the gate is read once the append holds the log's head lock, in the same
+            # round trip; the writes then wait for the commit and go with it
+            gate = gate_read(article_id, event.author_id)
             rec = uow.record(comment_stream(event.comment_id), events, NO_STREAM, metas,
-                             ids)[-1]
-            self._check_gate(uow, article_id, event.author_id, first_seen)
+                             ids, locked_reads=[gate], hold=True)[-1]
+            self._check_gate(article_id, gate_answer(gate.row), first_seen)
             result = Recorded(event.comment_id, rec.version, rec.position, "pending",
                               event.submitted_at)
             if cmd.idempotency_key is not None:
-                remember(uow.conn, scope, cmd.idempotency_key, fingerprint,
+                remember(uow.writer, scope, cmd.idempotency_key, fingerprint,
                          {**{k: v for k, v in result.__dict__.items() if k != "replayed"},
                           "at": result.at.isoformat()},
                          self.clock())
@@ -243,12 +247,11 @@ class Moderation:
             self._known_articles.clear()
         self._known_articles.add(article_id)
 
-    def _check_gate(self, uow: UnitOfWork, article_id: str, author_id: str,
-                    first_seen: bool) -> None:
-        """Read once the append holds the log's head lock: every closing, suspension and
-        ban committed before this submission's position is visible, so none can slip in
-        after one (the refusal rolls the whole submission back). One statement."""
-        article, (sanction, until) = submission_gate(uow.conn, article_id, author_id)
+    def _check_gate(self, article_id: str, gate: tuple[Any, Any], first_seen: bool) -> None:
+        """`gate` was read once the append held the log's head lock: every closing,
+        suspension and ban committed before this submission's position is visible, so
+        none can slip in after one (the refusal rolls the whole submission back)."""
+        article, (sanction, until) = gate
         if article is None:  # pragma: no cover - articles are never removed
             raise ArticleNotFound(f"article {article_id} does not exist")
         if article[0]:
@@ -329,7 +332,7 @@ class Moderation:
                     raise self.version_conflict(comment_id, expected)
                 event: CommentApproved | CommentRejected = decide(comment, self.clock())
                 [rec] = uow.record(comment_stream(comment_id), [event], expected,
-                                   ctx.metadata())
+                                   ctx.metadata(), hold=True)
                 uow.commit()
         except WrongExpectedVersion:  # lost the race at the insert itself
             raise self.version_conflict(comment_id, expected) from None

@@ -53,5 +53,8 @@ def recall(conn: Connection, scope: str, key: str, fingerprint: str) -> dict[str
 
 def remember(conn: Connection, scope: str, key: str, fingerprint: str,
              result: dict[str, Any], now: datetime) -> None:
-    conn.execute(idempotency_keys.insert().values(
-        scope=scope, key=key, request_hash=fingerprint, result=result, created_at=now))
+    conn.execute(_REMEMBER, {"scope": scope, "key": key, "request_hash": fingerprint,
+                             "result": result, "created_at": now})
+
+
+_REMEMBER = idempotency_keys.insert()  # built once: every keyed submission writes one

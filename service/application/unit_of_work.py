@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import WRITE, deferring, writer_lock
+from ..db import WRITE, DeferredWrites, LockedRead, deferring, writer_lock
 from ..domain.comment import Comment
 from ..domain.events import DomainEvent, comment_stream
 from ..eventstore import EventStore, NewEvent, RecordedEvent
@@ -46,6 +46,7 @@ class UnitOfWork:
         self.conn: Connection
         self._committed = False
         self._read_versions: dict[str, int] = {}  # streams read in this transaction
+        self._held: DeferredWrites | None = None  # writes waiting for the commit
 
     def __enter__(self) -> UnitOfWork:
         self._writer = writer_lock(self._engine)
@@ -79,8 +80,17 @@ class UnitOfWork:
                 .observe(time.perf_counter() - self._began)
 
     def commit(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.commit()  # the held writes and COMMIT in one round trip, where it can
         self._tx.commit()
         self._committed = True
+
+    @property
+    def writer(self) -> Connection | DeferredWrites:
+        """Where a handler's own writes go after `record(..., hold=True)`: with the held
+        ones, in order (the connection itself when nothing is held)."""
+        return self._held if self._held is not None else self.conn
 
     def load_comment(self, comment_id: str, *, personal: bool = True) -> Comment:
         """A comment from its stream; `personal=False` leaves its sealed personal data
@@ -98,11 +108,18 @@ class UnitOfWork:
         expected_version: ExpectedVersion,
         metadata: dict[str, Any] | list[dict[str, Any]],
         event_ids: list[str] | None = None,
+        *,
+        locked_reads: Sequence[LockedRead] = (),
+        hold: bool = False,
     ) -> list[RecordedEvent]:
         """Append the events and bring every projection up to them, in this transaction.
 
         `metadata` is shared by all events or given per event; `event_ids` lets a caller
-        name an event before it exists (a follow-up event cites it as its cause)."""
+        name an event before it exists (a follow-up event cites it as its cause).
+        `locked_reads` are answered once the log's head lock is taken (in the head
+        update's round trip on PostgreSQL). With `hold`, the caller promises to read
+        nothing more in this transaction and to write only through `writer`: the writes
+        then wait for the commit and go with it, in one round trip."""
         metas = metadata if isinstance(metadata, list) else [metadata] * len(domain_events)
         ids = event_ids or [str(uuid.uuid4()) for _ in domain_events]
         # Encoding (and sealing personal data) and the followers' reads need no position:
@@ -120,7 +137,8 @@ class UnitOfWork:
         held = writes if writes is not self.conn else None
         recorded = self.store.append(self.conn, stream_id, new, expected_version,
                                      writes=held,
-                                     read_version=self._read_versions.get(stream_id))
+                                     read_version=self._read_versions.get(stream_id),
+                                     locked_reads=locked_reads)
         if stream_id in self._read_versions:
             self._read_versions[stream_id] = recorded[-1].version
         changes = list(zip(recorded, domain_events, strict=True))
@@ -131,7 +149,10 @@ class UnitOfWork:
             else:
                 follower.handle(writes, changes, state)
         if held is not None:
-            held.flush()
+            if hold:
+                self._held = held
+            else:
+                held.flush()
         return recorded
 
 

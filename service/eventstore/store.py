@@ -82,13 +82,16 @@ class EventStore:
         *,
         writes: Any = None,
         read_version: int | None = None,
+        locked_reads: Sequence[Any] = (),
     ) -> list[RecordedEvent]:
         """Append to one stream. On any error the caller's transaction must be rolled back.
 
         With `writes` (a `db.DeferredWrites` on `conn`), the event rows are held there and
         sent with the writes that follow them; a conflict is raised when they are sent.
         `read_version` is the stream's version as the caller read it in this transaction
-        (it need not be read again)."""
+        (it need not be read again). `locked_reads` (`db.LockedRead`s) are answered once
+        the head row is locked, in the head update's own round trip when there are
+        `writes`."""
         if not new_events:
             return []
         # Everything that does not need a position happens before the head row is locked:
@@ -100,7 +103,13 @@ class EventStore:
             current = self.stream_version(conn, stream_id) if read_version is None \
                 else read_version
             _check_expected(stream_id, expected_version, current)
-        head = conn.execute(_ADVANCE_HEAD, {"n": len(new_events), "now": self._clock()}).one()
+        advance = {"n": len(new_events), "now": self._clock()}
+        if writes is not None:
+            head = writes.lead(_ADVANCE_HEAD, advance, locked_reads)
+        else:
+            head = conn.execute(_ADVANCE_HEAD, advance).one()
+            for read in locked_reads:
+                read.row = conn.execute(read.statement, read.params).one()
         if not early:
             # A new stream needs no read: version 1 already taken fails the unique key.
             current = 0 if expected_version is NO_STREAM else self.stream_version(conn,

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..db import DeferredWrites, UTCDateTime, metadata
+from ..db import DeferredWrites, LockedRead, UTCDateTime, metadata
 from ..domain.events import (
     AuthorBanned,
     AuthorNoted,
@@ -307,7 +307,17 @@ def submission_gate(conn: Connection, article_id: str,
                     author_id: str) -> tuple[Any, Any]:
     """In one statement: the article's (closed, closed_message, published_at, version) and the
     author's (sanction, sanction_until), either None when there is no row."""
-    row = conn.execute(_gate(), {"article_id": article_id, "author_id": author_id}).one()
+    read = gate_read(article_id, author_id)
+    return gate_answer(conn.execute(read.statement, read.params).one())
+
+
+def gate_read(article_id: str, author_id: str) -> LockedRead:
+    """The gate as a read to answer under the log's head lock (see `gate_answer`)."""
+    return LockedRead(_gate(), {"article_id": article_id, "author_id": author_id})
+
+
+def gate_answer(row: Any) -> tuple[Any, Any]:
+    """What `submission_gate` returns, from the gate's row."""
     article = None if row.closed is None else (bool(row.closed), row.closed_message,
                                                row.published_at, row.article_version)
     return article, (row.sanction, row.until)

@@ -120,15 +120,12 @@ class DecisionLogProjection(Projection):
                            decided_at=event.decided_at)
                 reason_rows += [{"position": recorded.position, "ordinal": i, "reason": code}
                                 for i, code in enumerate(codes)]
-            result = conn.execute(statement, {f"_{k}": v for k, v in {
+            # a decision on a comment never submitted fails, as the general path's lookup
+            conn.execute_expecting(statement, {f"_{k}": v for k, v in {
                 **row, "position": recorded.position, "comment_id": event.comment_id,
                 "article_id": event.article_id, "moderator_id": event.moderator_id,
-                "note": event.note}.items()})
-
-            def check(result: Any = result, comment_id: str = event.comment_id) -> None:
-                if result.rowcount != 1:
-                    raise KeyError(comment_id)  # as the general path's lookup would
-            conn.later(check)
+                "note": event.note}.items()}, 1, "decision_log",
+                lambda _n, comment_id=event.comment_id: KeyError(comment_id))
         bulk_insert(conn, reasons, reason_rows)
 
     def _apply_run(self, conn: Connection, changes: Sequence[Change]) -> None:

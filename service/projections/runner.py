@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import read_transaction, shares_one_connection, write_transaction
+from ..db import DeferredWrites, read_transaction, shares_one_connection, write_transaction
 from ..domain.events import DomainEvent
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import CodecFactory
@@ -106,23 +106,21 @@ class ProjectionRunner:
         if not changes:
             return
         first, last = changes[0][0].position, changes[-1][0].position
-        moved = conn.execute(self._advance, {"previous": first - 1, "last": last})
+
+        def out_of_step(_moved: int = 0) -> ProjectionOutOfStep:
+            return ProjectionOutOfStep(
+                f"projections are not at position {first - 1}; run "
+                "'moderation projections rebuild'")
+
+        advance = {"previous": first - 1, "last": last}
+        # with deferred writes (see db.DeferredWrites) the database checks the count
+        if isinstance(conn, DeferredWrites):
+            conn.execute_expecting(self._advance, advance, len(self.names), "checkpoints",
+                                   out_of_step)
+        elif conn.execute(self._advance, advance).rowcount != len(self.names):
+            raise out_of_step()
         for projection in self.live:
             projection.apply_all(conn, changes)
-
-        def check() -> None:
-            if moved.rowcount != len(self.names):
-                raise ProjectionOutOfStep(
-                    f"projections are not at position {first - 1}; run "
-                    "'moderation projections rebuild'"
-                )
-
-        # with deferred writes (see db.DeferredWrites) the count is known once they are sent
-        later = getattr(conn, "later", None)
-        if later is not None:
-            later(check)
-        else:
-            check()
 
     def status(self, conn: Connection) -> dict[str, int]:
         rows = conn.execute(sa.select(checkpoints.c.name, checkpoints.c.position))
