@@ -426,3 +426,18 @@ def test_held_writes_return_what_is_read_back_and_raise_conflicts(pg_services):
     assert (info.value.expected, info.value.actual) == (ANY, 2)
     with read_transaction(pg_services.engine) as conn:
         assert store.head(conn) == 2
+
+
+def test_the_feed_leaves_out_excluded_types_before_counting_a_page(services):
+    append(services, "s-1", [ev(1, "test.a"), ev(2, "test.hidden"), ev(3, "test.b")],
+           NO_STREAM)
+    append(services, "s-2", [ev(4, "test.hidden"), ev(5, "test.a")], NO_STREAM)
+    kept = read_all(services, exclude_types=["test.hidden"])
+    assert [r.position for r in kept] == [1, 3, 5]
+    assert [r.position for r in read_all(services, exclude_types=["test.hidden"],
+                                         limit=2)] == [1, 3]
+    assert [r.position for r in read_all(services, exclude_types={"test.hidden", "test.a"},
+                                         after=1)] == [3]
+    assert [r.position for r in read_all(services, types=["test.a", "test.hidden"],
+                                         exclude_types=["test.hidden"])] == [1, 5]
+    assert len(read_all(services, exclude_types=[])) == 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 
+from ..application.visibility import hidden_types, reads_personal_data
 from .auth import AUDITORS, requires, role
 from .requests import Blueprint
 from .runtime import runtime
@@ -12,7 +13,9 @@ from .schemas import FeedArgsSchema, FeedSchema
 blp = Blueprint("events", __name__, url_prefix="/v1/events",
                 description="The event log as a feed. Auditors never see personal data "
                             "(author name, e-mail, address, comment text); moderators and "
-                            "admins do.")
+                            "admins do. Moderators do not see the service's administration "
+                            "(token.*, webhook_endpoint.*, webhook_secret.rotated, "
+                            "author.looked_up, author.exported); auditors and admins do.")
 
 
 @blp.route("")
@@ -24,5 +27,5 @@ class Feed(MethodView):
         """Read the event log after a position, in order."""
         items = runtime().services.queries.feed(
             after=args["after"], limit=args["limit"], types=args["type"],
-            personal=role() in ("moderator", "admin"))
+            personal=reads_personal_data(role()), hidden=hidden_types(role()))
         return {"items": items, "next_after": items[-1]["position"] if items else args["after"]}

@@ -1,8 +1,9 @@
 """The event log as a live stream (server-sent events), for dashboards and integrations.
 
-Same roles and payload filtering as the feed (auditors never see personal data), same
-`type` filter. Each event is one SSE message whose `id` is its log position and whose
-`data` is the event as the feed shows it; resume with `Last-Event-ID` (what EventSource
+Same roles and filtering as the feed (auditors never see personal data, moderators never
+the service's administration: see application/visibility.py), same `type` filter. Each
+event is one SSE message whose `id` is its log position and whose `data` is the event as
+the feed shows it; resume with `Last-Event-ID` (what EventSource
 sends on reconnecting) or `?after=`. A comment line every MODERATION_STREAM_HEARTBEAT_SECONDS
 keeps proxies from closing an idle stream; after MODERATION_STREAM_MAX_SECONDS the server
 ends it and the client reconnects from its last id. At most MODERATION_STREAM_MAX_OPEN
@@ -21,6 +22,7 @@ from flask import Response, request
 from flask.views import MethodView
 
 from ..application.live import ClaimChange, Heartbeat, TooManyStreams
+from ..application.visibility import hidden_types, reads_personal_data
 from .auth import AUDITORS, requires, role
 from .errors import ApiError
 from .requests import Blueprint
@@ -62,9 +64,10 @@ class EventStream(MethodView):
         rt = runtime()
         settings = rt.settings
         try:
-            personal = role() in ("moderator", "admin")
+            personal = reads_personal_data(role())
             stream = rt.services.streams.open(
                 after=after, personal=personal, types=args["type"],
+                hidden=hidden_types(role()),
                 heartbeat_seconds=settings.stream_heartbeat_seconds,
                 max_seconds=settings.stream_max_seconds, claims=args["claims"] and personal)
         except TooManyStreams:

@@ -238,18 +238,21 @@ class StreamHub:
         return [event for _, event in view.events if event["position"] > position]
 
     def open(self, *, after: int, personal: bool, types: Sequence[str] | None,
-             heartbeat_seconds: float, max_seconds: float, claims: bool = False) -> Stream:
+             heartbeat_seconds: float, max_seconds: float, claims: bool = False,
+             hidden: frozenset[str] = frozenset()) -> Stream:
         """Subscribe now (raising TooManyStreams at the cap) and return the stream; with
-        `claims`, it also carries claim changes (starting with every live claim)."""
+        `claims`, it also carries claim changes (starting with every live claim). It never
+        sends an event of a `hidden` type (see visibility.py)."""
         claims = claims and self._claims is not None
         self._subscribe(personal, claims)
         return Stream(self._follow(after, personal, frozenset(types) if types else None,
-                                   heartbeat_seconds, max_seconds, claims),
+                                   heartbeat_seconds, max_seconds, claims, hidden),
                       lambda: self._unsubscribe(personal, claims))
 
     def _follow(self, position: int, personal: bool, types: frozenset[str] | None,
-                heartbeat_seconds: float, max_seconds: float,
-                claims: bool = False) -> Iterator[dict | Heartbeat | ClaimChange]:
+                heartbeat_seconds: float, max_seconds: float, claims: bool = False,
+                hidden: frozenset[str] = frozenset()
+                ) -> Iterator[dict | Heartbeat | ClaimChange]:
         deadline = self._clock() + max_seconds
         beat = self._clock() + heartbeat_seconds
         claim_seq = -1  # no claim changes: this stream does not carry them
@@ -282,7 +285,7 @@ class StreamHub:
                 if event["position"] <= position:
                     continue  # never again, never backwards
                 position = event["position"]
-                if types is None or event["type"] in types:
+                if (types is None or event["type"] in types) and event["type"] not in hidden:
                     yield event
                     beat = self._clock() + heartbeat_seconds
             if self._clock() >= beat:

@@ -222,10 +222,12 @@ class ModerationQueries:
             return public_threads.public_thread(conn, article_id, after=after, limit=limit)
 
     def feed(self, *, after: int = 0, limit: int = 100, types: Sequence[str] | None = None,
-             stream_prefix: str | None = None, personal: bool = False) -> list[dict[str, Any]]:
+             stream_prefix: str | None = None, personal: bool = False,
+             hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        """Events after a position; `hidden` types are left out (see visibility.py)."""
         with read_transaction(self.engine) as conn:
             recorded = self.store.read_all(conn, after=after, limit=limit, types=types,
-                                           stream_prefix=stream_prefix)
+                                           stream_prefix=stream_prefix, exclude_types=hidden)
             codec = self._codec(conn)
             if not personal:
                 return _mark_erased(codec, [(r, codec.public_payload(r)) for r in recorded])

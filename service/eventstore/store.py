@@ -192,11 +192,15 @@ class EventStore:
         types: Sequence[str] | None = None,
         stream_prefix: str | None = None,
         to_position: int | None = None,
+        exclude_types: Sequence[str] | None = None,
     ) -> list[RecordedEvent]:
-        """The global feed, in position order, starting after `after`."""
+        """The global feed, in position order, starting after `after`; `limit` counts the
+        events returned, after `types` and `exclude_types` have filtered them."""
         query = sa.select(*_COLUMNS).where(events.c.position > after)
         if types:
             query = query.where(events.c.type.in_(list(types)))
+        if exclude_types:
+            query = query.where(events.c.type.not_in(sorted(exclude_types)))
         if stream_prefix:
             query = query.where(
                 events.c.stream_id.startswith(stream_prefix, autoescape=True)

@@ -274,3 +274,52 @@ def test_claims_reach_open_streams_as_they_are_taken_released_and_expire(
     assert third in json.dumps(auditor.events(2)) and auditor.claims == []
     for reader in (watcher, plain, auditor):
         reader.close()
+
+
+def administration(services) -> None:
+    """One of each kind of admin work, through the commands that do it."""
+    from service.application.commands import Actor, Context
+    from service.webhooks.admin import Webhooks
+
+    admin = Context(Actor("root", "admin"))
+    info, _ = services.access.create_token(name="lena", role="auditor", ctx=admin)
+    services.access.revoke_token(info.id, ctx=admin)
+    hooks = Webhooks(services.engine, replace(services.settings, webhook_allow_loopback=True),
+                     services.clock, services.store, services.codec_for,
+                     unit_of_work=services.moderation.unit_of_work)
+    hooks.create_endpoint("http://127.0.0.1:9/hook", metadata=admin.metadata())
+    author = services.privacy.lookup("nour@example.org", admin)["author_id"]
+    services.privacy.export(author, admin)
+
+
+ADMIN_WORK = {"token.created", "token.revoked", "webhook_endpoint.created",
+              "author.looked_up", "author.exported"}
+
+
+def test_moderators_never_receive_the_services_administration(live, article, tokens,
+                                                               services):
+    """Who holds tokens, where webhooks point and an admin's look-ups of a data subject are
+    for admins and auditors: a moderator's feed and stream leave them out, in order."""
+    submitted_id(live, article, name="Nour", email="nour@example.org")
+    administration(services)
+    submitted_id(live, article, body="After the administration")
+    everything = feed(live, tokens.admin)
+    assert {e["type"] for e in everything} >= ADMIN_WORK
+    assert {e["type"] for e in feed(live, tokens.auditor)} == {e["type"] for e in everything}
+    visible = [e for e in everything if e["type"] not in ADMIN_WORK]
+    assert feed(live, tokens.moderator) == visible
+    # a page counts what the moderator receives: the next one starts after its last event
+    first = live.get("/v1/events", query_string={"limit": 3},
+                     headers=bearer(tokens.moderator)).get_json()
+    assert first["items"] == visible[:3] and first["next_after"] == visible[2]["position"]
+    assert feed(live, tokens.moderator, type="token.created") == []
+
+    moderator = stream(live, tokens.moderator)
+    assert moderator.events(len(visible)) == visible
+    moderator.close()
+    admin = stream(live, tokens.admin)
+    assert admin.events(len(everything)) == everything
+    admin.close()
+    auditor = stream(live, tokens.auditor, type="token.created")
+    assert [e["type"] for e in auditor.events(1)] == ["token.created"]
+    auditor.close()
