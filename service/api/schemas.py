@@ -14,7 +14,9 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from ..domain.events import ADMIN_ACTION_TYPES, EVENT_TYPES, CommentApproved, CommentRejected
+from ..domain.guidelines import CATALOGUE
 from ..screening import FLAG_CODES
+from .text_patterns import EMAIL, NAME, OPTIONAL_EMAIL, OPTIONAL_TEXT, REQUIRED_TEXT, described
 
 MAX_PAGE = 100
 MAX_FEED_PAGE = 1000
@@ -67,8 +69,17 @@ class Timestamp(fields.AwareDateTime):
 def FilterText(**kwargs: object) -> fields.String:  # noqa: N802 - a field factory
     """A query filter: 1..200 characters, none of them a control character (PostgreSQL
     cannot store NUL, and no id, code or name holds one)."""
-    # Length is what OpenAPI shows (minLength/maxLength); the function refuses controls
-    return fields.String(validate=[validate.Length(min=1, max=200), _no_controls], **kwargs)
+    # the pattern tells OpenAPI readers (and fuzzers) what _no_controls refuses
+    metadata = {"pattern": r"^[^\u0000-\u001f\u007f]*$", **kwargs.pop("metadata", {})}  # type: ignore[dict-item]
+    return fields.String(validate=[validate.Length(min=1, max=200), _no_controls],
+                         metadata=metadata, **kwargs)
+
+
+def GuidelineCode(**kwargs: object) -> fields.String:  # noqa: N802 - a field factory
+    """A guideline code: the catalogue's codes are listed in OpenAPI (an enum there); an
+    unknown one is refused by the domain as unknown_reason, naming the code."""
+    metadata = {"enum": list(CATALOGUE.codes), **kwargs.pop("metadata", {})}  # type: ignore[dict-item]
+    return fields.String(metadata=metadata, **kwargs)
 
 
 def _no_controls(value: str) -> None:
@@ -95,26 +106,29 @@ def to_utc(value: datetime | None) -> datetime | None:
 # -- inputs -------------------------------------------------------------------------------
 
 class AuthorInSchema(StrictSchema):
-    name = fields.String(required=True, metadata={"description": "Shown with the comment."})
-    email = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "Never shown publicly; lets the site recognise a returning author."})
+    name = fields.String(required=True, metadata=described(
+        NAME, description="Shown with the comment: one line, up to 80 characters."))
+    email = fields.String(load_default=None, allow_none=True, metadata=described(
+        OPTIONAL_EMAIL,
+        description="Never shown publicly; lets the site recognise a returning author."))
 
 
 class SubmissionInSchema(StrictSchema):
     author = fields.Nested(AuthorInSchema, required=True)
-    body = fields.String(required=True, metadata={
-        "description": "The comment text (Unicode; stored exactly, NFC-normalised)."})
+    body = fields.String(required=True, metadata=described(
+        REQUIRED_TEXT,
+        description="The comment text (Unicode; stored exactly, NFC-normalised)."))
     parent_id = fields.String(load_default=None, allow_none=True, metadata={
         "description": "Id of the comment this one replies to."})
 
 
 class ApproveInSchema(StrictSchema):
-    note = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "Required when this changes an earlier decision."})
+    note = fields.String(load_default=None, allow_none=True, metadata=described(
+        OPTIONAL_TEXT, description="Required when this changes an earlier decision."))
 
 
 class RejectInSchema(ApproveInSchema):
-    reasons = fields.List(fields.String(validate=validate.Length(min=1)), required=True,
+    reasons = fields.List(GuidelineCode(validate=validate.Length(min=1)), required=True,
                           validate=validate.Length(min=1), metadata={
         "description": "Guideline codes from GET /v1/guidelines; at least one."})
 
@@ -122,17 +136,20 @@ class RejectInSchema(ApproveInSchema):
 class ArticleInSchema(StrictSchema):
     id = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
         "description": "The site's article id: letters, digits, '.', '_', '-'."})
-    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    url = fields.String(load_default=None, allow_none=True)
-    language = fields.String(load_default=None, allow_none=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300),
+                          metadata=described(NAME))
+    url = fields.String(load_default=None, allow_none=True, metadata=described(OPTIONAL_TEXT))
+    language = fields.String(load_default=None, allow_none=True,
+                             metadata=described(OPTIONAL_TEXT))
     published_at = Timestamp(load_default=None, allow_none=True)
-    summary = fields.String(load_default=None, allow_none=True)
+    summary = fields.String(load_default=None, allow_none=True,
+                            metadata=described(OPTIONAL_TEXT))
 
 
 class CloseArticleInSchema(StrictSchema):
-    message = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "Shown to readers on the article and to anyone whose submission is "
-                       "refused (up to 500 characters)."})
+    message = fields.String(load_default=None, allow_none=True, metadata=described(
+        OPTIONAL_TEXT, description="Shown to readers on the article and to anyone whose "
+                                   "submission is refused (up to 500 characters)."))
 
 
 class ReopenArticleInSchema(StrictSchema):
@@ -144,11 +161,11 @@ class AuthorChangeInSchema(StrictSchema):
 
 
 class WarningInSchema(AuthorChangeInSchema):
-    reason = fields.String(required=True, metadata={
+    reason = GuidelineCode(required=True, metadata={
         "description": "A guideline code from GET /v1/guidelines."})
-    note = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "For moderators only (sealed with the author's personal data); "
-                       "required for the reason 'other'."})
+    note = fields.String(load_default=None, allow_none=True, metadata=described(
+        OPTIONAL_TEXT, description="For moderators only (sealed with the author's personal "
+                                   "data); required for the reason 'other'."))
 
 
 class SuspensionInSchema(WarningInSchema):
@@ -163,19 +180,22 @@ class BanInSchema(WarningInSchema):
 
 
 class LiftInSchema(AuthorChangeInSchema):
-    note = fields.String(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, allow_none=True,
+                         metadata=described(OPTIONAL_TEXT))
 
 
 class AuthorNoteInSchema(AuthorChangeInSchema):
-    text = fields.String(required=True, metadata={
-        "description": "A moderator's note about the author (up to 2000 characters)."})
+    text = fields.String(required=True, metadata=described(
+        REQUIRED_TEXT, description="A moderator's note about the author (up to 2000 "
+                                   "characters)."))
 
 
 class ReportInSchema(StrictSchema):
-    reason = fields.String(required=True, metadata={
+    reason = GuidelineCode(required=True, metadata={
         "description": "A guideline code from GET /v1/guidelines."})
-    note = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "Optional words for the moderators (sealed, up to 2000 characters)."})
+    note = fields.String(load_default=None, allow_none=True, metadata=described(
+        OPTIONAL_TEXT,
+        description="Optional words for the moderators (sealed, up to 2000 characters)."))
 
 
 class DismissInSchema(ApproveInSchema):
@@ -193,11 +213,13 @@ class ReportSchema(ma.Schema):
 
 
 class BulkItemInSchema(StrictSchema):
-    comment_id = fields.String(required=True)
+    comment_id = fields.String(required=True, validate=_no_controls, metadata={
+        "pattern": r"^[^\u0000-\u001f\u007f]*$",
+        "description": "The comment's id; one that is no comment's is that item's 404."})
     expected_version = fields.Integer(strict=True, required=True,
                                       validate=validate.Range(min=0, max=MAX_POSITION))
     action = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    reasons = fields.List(fields.String(), load_default=None, metadata={
+    reasons = fields.List(GuidelineCode(), load_default=None, metadata={
         "description": "For reject: guideline codes, at least one."})
     note = fields.String(load_default=None, allow_none=True)
 
@@ -819,8 +841,8 @@ class ReadinessSchema(ma.Schema):
 # -- personal data ---------------------------------------------------------------------
 
 class LookupInSchema(StrictSchema):
-    email = fields.String(required=True, metadata={
-        "description": "The e-mail address the person wrote with."})
+    email = fields.String(required=True, metadata=described(
+        EMAIL, description="The e-mail address the person wrote with."))
 
 
 class LookupSchema(ma.Schema):
@@ -831,8 +853,8 @@ class LookupSchema(ma.Schema):
 
 
 class ErasureInSchema(StrictSchema):
-    note = fields.String(load_default=None, allow_none=True, metadata={
-        "description": "Why (the request's ticket, say). Required."})
+    note = fields.String(load_default=None, allow_none=True, metadata=described(
+        REQUIRED_TEXT, description="Why (the request's ticket, say). Required."))
 
 
 class ErasureSchema(ma.Schema):

@@ -83,6 +83,21 @@ def test_malformed_requests_are_refused_whole(client, tokens, article, services,
     assert head(services) == before
 
 
+@pytest.mark.parametrize("comment_id", ["q\x00", "a\x1bb", "\x7f"])
+def test_a_control_character_in_an_id_is_refused_whole_with_a_key(client, tokens, article,
+                                                                 services, comment_id):
+    """Found by fuzzing: the item's 404 was decided, then remembering it under the
+    Idempotency-Key failed on PostgreSQL (no NUL in JSON) and the answer was a 500."""
+    first = submitted_id(client, article)
+    items = [{"comment_id": first, "expected_version": 2, "action": "approve"},
+             {"comment_id": comment_id, "expected_version": 0, "action": "approve"}]
+    before = head(services)
+    body = assert_error(bulk(client, tokens.moderator, items,
+                             **{"Idempotency-Key": "bulk-controls"}), 422, "validation_failed")
+    assert "decisions.1.comment_id" in body["errors"], body["errors"]
+    assert head(services) == before
+
+
 def test_only_moderators_and_admins(client, tokens, article):
     items = [{"comment_id": "x", "expected_version": 1, "action": "approve"}]
     assert_error(client.post(URL, json={"decisions": items}), 401, "unauthenticated")
