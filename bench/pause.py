@@ -3,13 +3,14 @@
     python -m bench.pause [--db sqlite|postgres|both] [--comments 20000] [--runs 2]
 
 A log of `--comments` comments is bulk-loaded (bench/bulk.py) and its read models built
-by one rebuild. Then, for each run, a writer thread submits comments through the real
+by one rebuild. Then, for each run, a writer process submits comments through the real
 command path (screening, sealing, inline projections, outbox; one transaction each) as fast
-as it can while the main thread rebuilds with `swap=True`. The writer records when each
+as it can while this process rebuilds with `swap=True`. The writer records when each
 submission returns; the longest gap between two of them is the longest pause an append
 saw. Printed: the gap before the rebuild (the writer's own jitter), the longest gap during
 the rebuild, the longest gap in its last phase (after the last replay batch: the final
-catch-up and the swap), and failed submissions (a lock timeout is a failure).
+catch-up and the swap), how long the rebuild held the append lock (where the runner
+reports it), and failed submissions (a lock timeout is a failure).
 PostgreSQL runs against BENCH_POSTGRES_URL, whose tables it replaces.
 """
 
@@ -17,26 +18,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 from service.application.commands import Context, SubmitComment
 from service.bootstrap import build
+from service.config import Settings
 
 from .bulk import bulk_load
 from .run import fresh
 
 
-def one_run(services, seconds_before: float = 1.0) -> dict:  # noqa: ANN001
+def _writer(url: str, stop, out) -> None:  # noqa: ANN001 - a spawned process
+    """Submit comments until told to stop; hand back when each returned (and failures)."""
+    services = build(Settings(database_url=url))
     done: list[float] = []
     failures: list[str] = []
-    stop = threading.Event()
-
-    def writer() -> None:
-        i = 0
+    i = 0
+    try:
         while not stop.is_set():
             try:
                 services.moderation.submit_comment(
@@ -44,21 +46,31 @@ def one_run(services, seconds_before: float = 1.0) -> dict:  # noqa: ANN001
                     Context())
             except Exception as exc:  # noqa: BLE001 - counted, the bench goes on
                 failures.append(type(exc).__name__)
-            done.append(time.perf_counter())
+            done.append(time.monotonic())
             i += 1
+    finally:
+        services.close()
+        out.put((done, failures))
 
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    time.sleep(seconds_before)
+
+def one_run(services, seconds_before: float = 1.5) -> dict:  # noqa: ANN001
+    """The writer is another process, as the service's workers are: in this one it would
+    share the interpreter lock with the rebuild, and its gaps would measure that."""
+    ctx = multiprocessing.get_context("spawn")
+    stop, out = ctx.Event(), ctx.Queue()
+    writer = ctx.Process(target=_writer, args=(services.settings.database_url, stop, out))
+    writer.start()
+    time.sleep(seconds_before + 2.0)  # its start-up, then some steady appends
     batches: list[float] = []
-    started = time.perf_counter()
+    started = time.monotonic()
     report = services.runner.rebuild(services.engine, swap=True, batch_size=5000,
                                      progress=lambda n, total: batches.append(
-                                         time.perf_counter()))
-    ended = time.perf_counter()
+                                         time.monotonic()))
+    ended = time.monotonic()
     time.sleep(0.5)
     stop.set()
-    thread.join()
+    done, failures = out.get()
+    writer.join()
 
     def longest(a: float, b: float) -> float:
         inside = [t for t in done if a <= t <= b]
@@ -74,7 +86,8 @@ def one_run(services, seconds_before: float = 1.0) -> dict:  # noqa: ANN001
         "events": report.events,
         "rebuild_s": round(ended - started, 2),
         "rebuild_events_per_s": round(report.events / (ended - started)),
-        "gap_before_ms": round(longest(started - seconds_before + 0.2, started) * 1000, 1),
+        "append_lock_held_ms": getattr(report, "locked_ms", None),
+        "gap_before_ms": round(longest(started - seconds_before, started) * 1000, 1),
         "gap_during_ms": round(longest(started, ended) * 1000, 1),
         "gap_last_phase_ms": round(longest(last_batch, ended) * 1000, 1),
         "submissions_during": sum(1 for t in done if started <= t <= ended),
@@ -107,6 +120,7 @@ def main() -> None:
                   f"{statistics.median(r['gap_during_ms'] for r in rows):,.1f} ms (median "
                   f"of {len(rows)}), in its last phase (catch-up and swap) "
                   f"{statistics.median(r['gap_last_phase_ms'] for r in rows):,.1f} ms, "
+                  f"append lock held {[r['append_lock_held_ms'] for r in rows]} ms, "
                   f"before it {statistics.median(r['gap_before_ms'] for r in rows):,.1f} ms; "
                   f"failed submissions {sum(r['failures'] for r in rows)}", flush=True)
 

@@ -4,9 +4,11 @@ Inline: the projections and their checkpoints are written in the append's own tr
 and the checkpoint update demands that each projection was exactly at the previous position,
 so an event can never be skipped or applied twice.
 
-Rebuild: the log is replayed into fresh copies of every table (`rebuild_*`), streaming in
-batches; the final catch-up, the comparison and the swap run under the append lock, so the
-copies and the live tables describe the same position.
+Rebuild: the log is replayed into a new version of every table (see versions.py),
+streaming in batches while appends go on; what was appended meanwhile is replayed until
+little is left; then, under the append lock, the last few events are replayed and the new
+tables switched in by catalog changes only, with the checkpoints, in one short transaction.
+The comparison with the old tables reads a snapshot taken at the switch.
 """
 
 from __future__ import annotations
@@ -15,13 +17,21 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import DeferredWrites, read_transaction, shares_one_connection, write_transaction
+from ..db import (
+    WRITE,
+    DeferredWrites,
+    read_transaction,
+    shares_one_connection,
+    write_transaction,
+    writer_lock,
+)
 from ..domain.events import DomainEvent
 from ..eventstore import EventStore, RecordedEvent
 from ..eventstore.codec import CodecFactory
@@ -36,6 +46,7 @@ from .public_threads import PublicThreadProjection
 from .queue import QueueProjection
 from .reports import ReportProjection
 from .search import SearchProjection
+from .versions import TableVersions, table_versions
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +62,12 @@ ALL_PROJECTIONS: tuple[type[Projection], ...] = (
     ReportProjection,
     SearchProjection,
 )
-REBUILD_PREFIX = "rebuild_"
+# Replay outside the lock until at most this many events are left for the switch.
+CATCH_UP_SLACK = 200
+CATCH_UP_ROUNDS = 10
+CATCH_UP_BATCH = 2000
+SWITCH_ATTEMPTS = 20
+SWITCH_LOCK_TIMEOUT_MS = 100
 
 
 class ProjectionOutOfStep(RuntimeError):
@@ -72,6 +88,8 @@ class RebuildReport:
     events: int
     differences: list[TableDifference]
     swapped: bool
+    # how long appends waited for the switch: from the append lock to its commit
+    locked_ms: float = 0.0
 
     @property
     def identical(self) -> bool:
@@ -135,56 +153,142 @@ class ProjectionRunner:
         batch_size: int = 2000,
         progress: Callable[[int, int], None] | None = None,
     ) -> RebuildReport:
-        """Replay the whole log into fresh tables; compare with live; swap them in if asked."""
-        shadow_md = sa.MetaData()
-        shadows = {
-            cls: tuple(_shadow_copy(t, shadow_md) for t in cls.live_tables)
-            for cls in self.projection_types
-        }
-        fresh = {live.name: shadow for cls in self.projection_types
-                 for live, shadow in zip(cls.live_tables, shadows[cls], strict=True)}
-        replicas = [cls(tables=shadows[cls], sources=fresh) for cls in self.projection_types]
-        with write_transaction(engine) as conn:
-            shadow_md.drop_all(conn)
-            shadow_md.create_all(conn)
-            target = self.store.head(conn)
-        applied, position = 0, 0
-        try:
-            for batch in self._prefetched(engine, target, batch_size):
+        """Replay the whole log into a new version of every table; compare it with the live
+        one; switch to it if asked. Appends go on meanwhile and wait only for the switch."""
+        tables = [t for cls in self.projection_types for t in cls.live_tables]
+        versions = table_versions(engine.dialect.name, tables)
+        fresh = {t.name: versions.shadow[t.name] for t in tables}
+        replicas = [cls(tables=tuple(fresh[t.name] for t in cls.live_tables), sources=fresh)
+                    for cls in self.projection_types]
+        done = {"applied": 0, "position": 0}
+
+        def replay_to(target: int, size: int = batch_size) -> None:
+            for batch in self._prefetched(engine, target, size, after=done["position"]):
                 with write_transaction(engine) as conn:
                     self._replay(conn, replicas, batch)
-                position = batch[-1].position
-                applied += len(batch)
+                done["position"] = batch[-1].position
+                done["applied"] += len(batch)
                 if progress:
-                    progress(applied, target)
-            with write_transaction(engine) as conn:
-                final = self.store.lock_head(conn)
-                tail = self.store.read_all(conn, after=position, limit=10**9)
-                self._replay(conn, replicas, tail)
-                applied += len(tail)
-                if progress and tail:
-                    progress(applied, final)
-                differences = [
-                    diff for cls in self.projection_types
-                    for live, shadow in zip(cls.live_tables, shadows[cls], strict=True)
-                    if (diff := compare_tables(conn, live, shadow)) is not None
-                ]
-                if swap:
-                    self._swap(conn, shadows, final)
-        finally:
-            with write_transaction(engine) as conn:
-                shadow_md.drop_all(conn)
-        log.info("projections replayed %d events to position %d: %s", applied, final,
-                 "identical" if not differences else f"{len(differences)} table(s) differed")
-        return RebuildReport(final, applied, differences, swap)
+                    progress(done["applied"], target)
 
-    def _prefetched(self, engine: Engine, target: int,
-                    batch_size: int) -> Iterator[list[RecordedEvent]]:
-        """Batches of the log up to `target`, read one step ahead on another connection,
-        so reading and parsing the next batch overlaps writing this one. At most two
-        batches wait in memory. An in-memory database has one connection: read in turn."""
+        snapshot: Connection | None = None
+        versions.prepare(engine)
+        try:
+            with read_transaction(engine) as conn:
+                head = self.store.head(conn)
+            replay_to(head)
+            versions.finish(engine)
+            # what was appended meanwhile, outside the lock, until what is left is short
+            # (or stops shrinking: writers as fast as the replay; the switch takes the rest)
+            behind = None
+            for _ in range(CATCH_UP_ROUNDS):
+                with read_transaction(engine) as conn:
+                    head = self.store.head(conn)
+                if head - done["position"] <= CATCH_UP_SLACK or (
+                        behind is not None and head - done["position"] >= behind):
+                    break
+                behind = head - done["position"]
+                replay_to(head, max(batch_size, CATCH_UP_BATCH))
+            switch = self._switch_postgres if engine.dialect.name == "postgresql" \
+                else self._switch_sqlite
+            final, tail, snapshot, locked_ms = switch(engine, versions, replicas,
+                                                      done["position"], swap)
+            done["applied"] += tail
+            if progress and tail:
+                progress(done["applied"], final)
+            # both versions as of the switch, in one snapshot taken before any later append
+            pairs = [(versions.retired[t.name], t) if swap else (t, versions.shadow[t.name])
+                     for t in tables]
+            differences = [
+                diff for (live, rebuilt), t in zip(pairs, tables, strict=True)
+                if (diff := compare_tables(snapshot, live, rebuilt, name=t.name)) is not None
+            ]
+        finally:
+            if snapshot is not None:
+                snapshot.close()
+            versions.discard(engine)
+        log.info("projections replayed %d events to position %d: %s", done["applied"], final,
+                 "identical" if not differences else f"{len(differences)} table(s) differed")
+        return RebuildReport(final, done["applied"], differences, swap, round(locked_ms, 1))
+
+    def _switch_postgres(self, engine: Engine, versions: TableVersions,
+                         replicas: list[Projection], position: int,
+                         swap: bool) -> tuple[int, int, Connection, float]:
+        """Hold the append lock; replay the tail on another connection and commit it; take
+        the snapshot the comparison reads; switch the tables and the checkpoints; commit.
+        Appends wait from the lock to the commit. If a live table cannot be locked at once
+        (a long reader, or an append that wrote it before queueing for the head row), give
+        up the lock, let appends through, and try again."""
+        tail = 0
+        for attempt in range(SWITCH_ATTEMPTS):
+            with engine.connect() as lock:
+                lock.begin()
+                final = self.store.lock_head(lock)
+                locked = time.perf_counter()
+                with write_transaction(engine) as conn:
+                    batch = self.store.read_all(conn, after=position, limit=10**9,
+                                                to_position=final)
+                    self._replay(conn, replicas, batch)
+                tail += len(batch)
+                position = final
+                snapshot = engine.connect()
+                try:
+                    snapshot.execution_options(isolation_level="REPEATABLE READ")
+                    snapshot.begin()
+                    snapshot.exec_driver_sql("SELECT 1")  # the snapshot is taken here
+                    if swap:
+                        lock.exec_driver_sql(
+                            f"SET LOCAL lock_timeout = {SWITCH_LOCK_TIMEOUT_MS}")
+                        versions.switch(lock)
+                        self._set_checkpoints(lock, final)
+                    lock.commit()
+                    return final, tail, snapshot, (time.perf_counter() - locked) * 1000
+                except sa.exc.OperationalError as exc:
+                    snapshot.close()
+                    if "lock timeout" not in str(exc) and "deadlock" not in str(exc):
+                        raise
+                    log.warning("rebuild: live tables busy, switch attempt %d put off",
+                                attempt + 1)
+            time.sleep(0.05 * (attempt + 1))
+        raise RuntimeError("rebuild: could not lock the live tables to switch them")
+
+    def _switch_sqlite(self, engine: Engine, versions: TableVersions,
+                       replicas: list[Projection], position: int,
+                       swap: bool) -> tuple[int, int, Connection, float]:
+        """One write transaction: the tail, the switch and the checkpoints. The snapshot is
+        begun before the writer lock is let go, so no append can come between."""
+        with writer_lock(engine):
+            with engine.connect() as conn:
+                conn.execution_options(**{WRITE: True})
+                with conn.begin():
+                    final = self.store.lock_head(conn)
+                    locked = time.perf_counter()
+                    batch = self.store.read_all(conn, after=position, limit=10**9,
+                                                to_position=final)
+                    self._replay(conn, replicas, batch)
+                    if swap:
+                        versions.switch(conn)
+                        self._set_checkpoints(conn, final)
+                locked_ms = (time.perf_counter() - locked) * 1000
+                if swap and not shares_one_connection(engine):
+                    conn.invalidate()  # its schema cache saw the index renames half way
+            snapshot = engine.connect()
+            snapshot.begin()
+            self.store.head(snapshot)  # WAL: the snapshot is taken at the first read
+        return final, len(batch), snapshot, locked_ms
+
+    def _set_checkpoints(self, conn: Connection, position: int) -> None:
+        conn.execute(checkpoints.delete().where(checkpoints.c.name.in_(self.names)))
+        conn.execute(checkpoints.insert(),
+                     [{"name": name, "position": position} for name in self.names])
+
+    def _prefetched(self, engine: Engine, target: int, batch_size: int,
+                    after: int = 0) -> Iterator[list[RecordedEvent]]:
+        """Batches of the log after `after` up to `target`, read one step ahead on another
+        connection, so reading and parsing the next batch overlaps writing this one. At
+        most two batches wait in memory. An in-memory database has one connection: read in
+        turn."""
         if shares_one_connection(engine):
-            after = 0
             while after < target:
                 with read_transaction(engine) as conn:
                     batch = self.store.read_all(conn, after=after, limit=batch_size,
@@ -196,9 +300,10 @@ class ProjectionRunner:
             return
         ready: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
+        start = after
 
         def read() -> None:
-            after = 0
+            after = start
             try:
                 while after < target and not stop.is_set():
                     with read_transaction(engine) as conn:
@@ -233,23 +338,6 @@ class ProjectionRunner:
         for replica in replicas:
             replica.apply_all(conn, changes)
 
-    def _swap(self, conn: Connection, shadows: dict, position: int) -> None:
-        for cls in self.projection_types:
-            for live, shadow in zip(cls.live_tables, shadows[cls], strict=True):
-                conn.execute(live.delete())
-                conn.execute(live.insert().from_select(
-                    [c.name for c in live.columns], sa.select(*shadow.columns)))
-        conn.execute(checkpoints.delete().where(checkpoints.c.name.in_(self.names)))
-        conn.execute(checkpoints.insert(),
-                     [{"name": name, "position": position} for name in self.names])
-
-
-def _shadow_copy(table: sa.Table, shadow_md: sa.MetaData) -> sa.Table:
-    """Same columns and primary key, no secondary indexes: cheaper to fill, no name clashes."""
-    columns = [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable,
-                         autoincrement=False) for c in table.columns]
-    return sa.Table(REBUILD_PREFIX + table.name, shadow_md, *columns)
-
 
 def _bytewise(conn: Connection, column: sa.Column) -> sa.ColumnElement:
     if conn.dialect.name == "postgresql" and isinstance(column.type, sa.String):
@@ -258,7 +346,7 @@ def _bytewise(conn: Connection, column: sa.Column) -> sa.ColumnElement:
 
 
 def compare_tables(conn: Connection, live: sa.Table, shadow: sa.Table,
-                   max_keys: int = 10) -> TableDifference | None:
+                   max_keys: int = 10, *, name: str | None = None) -> TableDifference | None:
     """Walk both tables in primary-key order, side by side, without loading either whole."""
     pk = [i for i, c in enumerate(live.columns) if c.primary_key]
 
@@ -295,4 +383,5 @@ def compare_tables(conn: Connection, live: sa.Table, shadow: sa.Table,
             a, b = next(live_rows, None), next(shadow_rows, None)
     if not mismatched:
         return None
-    return TableDifference(live.name, live_count, rebuilt_count, mismatched[:max_keys])
+    return TableDifference(name or live.name, live_count, rebuilt_count,
+                           mismatched[:max_keys])

@@ -95,11 +95,62 @@ class SearchProjection(Projection):
                         rows.update(comment_id, folded=None)
                     erased = True
         rows.flush(conn)
-        if erased and table is comment_search and conn.dialect.name == "sqlite":
-            conn.execute(_OPTIMIZE)
+        if erased and conn.dialect.name == "sqlite":  # the live table or a rebuild's copy
+            conn.execute(_OPTIMIZE if table is comment_search else _optimize(table.name))
 
 
-_OPTIMIZE = sa.text(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')")
+def _optimize(table: str) -> sa.TextClause:
+    """Merge the FTS5 index of `table` (comment_search, or a rebuild's copy of it)."""
+    return sa.text(f"INSERT INTO {table}_fts ({table}_fts) VALUES ('optimize')")
+
+
+_OPTIMIZE = _optimize(comment_search.name)
+
+
+def sqlite_text_index(table: str) -> list[str]:
+    """The FTS5 table of `table` and the triggers that keep it equal to `folded`: what
+    migration 0016 made for comment_search, and what a rebuild makes for its copy."""
+    fts = f"{table}_fts"
+    return [
+        f"CREATE VIRTUAL TABLE {fts} USING fts5("
+        "folded, tokenize = 'unicode61 remove_diacritics 0')",
+        *sqlite_text_triggers(table),
+    ]
+
+
+def sqlite_text_triggers(table: str) -> list[str]:
+    fts = f"{table}_fts"
+    return [
+        f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} "
+        "WHEN new.folded IS NOT NULL BEGIN "
+        f"INSERT INTO {fts} (rowid, folded) VALUES (new.submitted_position, new.folded); "
+        "END",
+        f"CREATE TRIGGER {fts}_delete AFTER DELETE ON {table} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.submitted_position; "
+        "END",
+        f"CREATE TRIGGER {fts}_update AFTER UPDATE OF folded, submitted_position "
+        f"ON {table} BEGIN "
+        f"DELETE FROM {fts} WHERE rowid = old.submitted_position; "
+        f"INSERT INTO {fts} (rowid, folded) "
+        "SELECT new.submitted_position, new.folded WHERE new.folded IS NOT NULL; "
+        "END",
+    ]
+
+
+def sqlite_text_trigger_names(table: str) -> list[str]:
+    return [f"{table}_fts_{kind}" for kind in ("insert", "delete", "update")]
+
+
+def postgres_text_column(qualified_table: str) -> str:
+    """The generated tsvector column (added to an empty copy: computed as rows arrive)."""
+    return (f"ALTER TABLE {qualified_table} ADD COLUMN {VECTOR_COLUMN} tsvector GENERATED "
+            "ALWAYS AS (to_tsvector('simple'::regconfig, coalesce(folded, ''))) STORED")
+
+
+def postgres_text_index(qualified_table: str) -> str:
+    """Its GIN index, under the one name the migration gave it (index names are per
+    schema, so a rebuild's copy in its own schema takes the same name)."""
+    return f"CREATE INDEX {VECTOR_INDEX} ON {qualified_table} USING gin ({VECTOR_COLUMN})"
 _fts = sa.table(FTS_TABLE, sa.column("rowid"), sa.column("folded"))
 
 

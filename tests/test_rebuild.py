@@ -1,0 +1,225 @@
+"""Rebuilding the read models into new tables and switching to them, on both databases:
+the schema the migrations made survives the switch (indexes, the text index, triggers), a
+failure at any step leaves the live tables as they were and the next rebuild works, and
+appends made while a rebuild runs are all in the read models afterwards."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from service.application.commands import (
+    Actor,
+    ApproveComment,
+    Context,
+    RegisterArticle,
+    RejectComment,
+    SubmitComment,
+)
+from service.db import read_transaction
+from service.projections import runner as runner_module
+from service.projections import versions
+from service.projections.search import outside_models
+from service.schema import metadata
+
+ADMIN = Context(Actor("admin", "admin"))
+MOD = Context(Actor("mod-1", "moderator"))
+BODIES = ["The camp at al-Hol is overcrowded", "Hêvî dike ku rewş baştir bibe",
+          "أنا أؤيد هذا الرأي", "ئەم هەواڵە زۆر گرنگە", "storm warning for the coast"]
+
+
+def populate(services, n: int = 12) -> list[str]:  # noqa: ANN001
+    services.moderation.register_article(RegisterArticle("a1", "A1"), ADMIN)
+    ids = []
+    for i in range(n):
+        c = services.moderation.submit_comment(
+            SubmitComment("a1", f"Reader {i % 3}", f"{BODIES[i % len(BODIES)]} {i}",
+                          author_email=f"r{i % 3}@example.org"), Context())
+        if i % 3 == 0:
+            services.moderation.approve(ApproveComment(c.id, c.version), MOD)
+        elif i % 3 == 1:
+            services.moderation.reject(RejectComment(c.id, c.version, ["off_topic"]), MOD)
+        ids.append(c.id)
+    return ids
+
+
+def catalog(engine: sa.Engine) -> dict:
+    """What the schema holds beside the models: every index, trigger and column as the
+    database itself describes them, and what is left over from a rebuild."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            rows = conn.exec_driver_sql(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master "
+                "WHERE type IN ('index', 'trigger', 'table') ORDER BY type, name").all()
+            squash = lambda sql: re.sub(r'[\s"]+', " ", sql or "").strip()  # noqa: E731
+            return {"objects": [(t, n, tb, squash(sql) if t != "table" else "")
+                                for t, n, tb, sql in rows]}
+        return {
+            "indexes": conn.exec_driver_sql(
+                "SELECT tablename, indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema() ORDER BY 1, 2").all(),
+            "columns": conn.exec_driver_sql(
+                "SELECT table_name, column_name, data_type, is_nullable, is_generated, "
+                "generation_expression, ordinal_position FROM information_schema.columns "
+                "WHERE table_schema = current_schema() ORDER BY 1, 7").all(),
+            "constraints": conn.exec_driver_sql(
+                "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                "FROM pg_constraint WHERE connamespace = current_schema()::regnamespace "
+                "ORDER BY 1, 2").all(),
+            "triggers": conn.exec_driver_sql(
+                "SELECT tgrelid::regclass::text, tgname FROM pg_trigger "
+                "WHERE NOT tgisinternal ORDER BY 1, 2").all(),
+            "schemas": conn.exec_driver_sql(
+                "SELECT nspname FROM pg_namespace "
+                "WHERE nspname IN ('moderation_rebuild', 'moderation_retired')").all(),
+        }
+
+
+def models_match(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": outside_models}), metadata)
+
+
+def search_ids(services, q: str) -> list[str]:  # noqa: ANN001
+    return [r["comment_id"] for r in services.queries.search(
+        q=q, author_id=None, article_id=None, status=None, flag=None, since=None,
+        until=None, before=None, limit=50)]
+
+
+def test_a_switched_rebuild_keeps_every_index_trigger_and_the_text_index(services):
+    ids = populate(services)
+    before = catalog(services.engine)
+    found = search_ids(services, "overcrowded")
+    assert len(found) == 3
+    for _ in range(2):  # the second switch retires tables that were themselves switched in
+        report = services.runner.rebuild(services.engine, swap=True, batch_size=7)
+        assert report.identical and report.swapped
+        assert catalog(services.engine) == before
+        assert models_match(services.engine) == []
+        assert search_ids(services, "overcrowded") == found
+        assert search_ids(services, "hevi") == search_ids(services, "HÊVÎ")
+    # the switched-in tables and their text index keep working inline
+    c = services.moderation.submit_comment(SubmitComment("a1", "Late", "overcrowded again"),
+                                           Context())
+    assert search_ids(services, "overcrowded") == [c.id, *found]
+    services.moderation.approve(ApproveComment(ids[2], 2), MOD)
+    assert services.queries.comment(ids[2])["status"] == "approved"
+    assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+def test_an_erasure_replayed_by_a_rebuild_leaves_no_words_in_the_text_index(services):
+    populate(services, 6)
+    for author in {r["author_id"] for r in services.queries.search(
+            q="overcrowded", author_id=None, article_id=None, status=None, flag=None,
+            since=None, until=None, before=None, limit=50)}:
+        services.privacy.erase(author, "asked to be forgotten", ADMIN)
+    assert search_ids(services, "overcrowded") == []
+    services.runner.rebuild(services.engine, swap=True, batch_size=3)
+    assert search_ids(services, "overcrowded") == []
+    if services.engine.dialect.name == "sqlite":  # merged: not even in the segments
+        with services.engine.connect() as conn:
+            blobs = conn.exec_driver_sql("SELECT block FROM comment_search_fts_data").all()
+        assert not any(b"overcrowded" in bytes(b) for (b,) in blobs if b is not None)
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash_after(monkeypatch, owner, name: str) -> None:  # noqa: ANN001
+    original = getattr(owner, name)
+
+    def crashing(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        original(self, *args, **kwargs)
+        raise Crash(name)
+
+    monkeypatch.setattr(owner, name, crashing)
+
+
+STEPS = ["prepare", "replay", "finish", "switch", "checkpoints", "compare"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_rebuild_that_dies_at_any_step_leaves_the_live_tables_and_the_next_one_works(
+        services, monkeypatch, step):
+    ids = populate(services)
+    kind = type(versions.table_versions(services.engine.dialect.name, []))
+    before = catalog(services.engine)
+    with read_transaction(services.engine) as conn:
+        states = conn.exec_driver_sql(
+            "SELECT comment_id, status, version FROM comment_state ORDER BY 1").all()
+    with monkeypatch.context() as patch:
+        # a process that dies cleans nothing up
+        patch.setattr(kind, "discard", lambda self, engine: None)
+        if step == "replay":
+            _crash_after(patch, runner_module.ProjectionRunner, "_replay")
+        elif step == "checkpoints":
+            _crash_after(patch, runner_module.ProjectionRunner, "_set_checkpoints")
+        elif step == "compare":
+            patch.setattr(runner_module, "compare_tables",
+                          lambda *a, **k: (_ for _ in ()).throw(Crash("compare")))
+        else:
+            _crash_after(patch, kind, step)
+        with pytest.raises(Crash):
+            services.runner.rebuild(services.engine, swap=True, batch_size=5)
+    with read_transaction(services.engine) as conn:
+        assert conn.exec_driver_sql(
+            "SELECT comment_id, status, version FROM comment_state ORDER BY 1").all() == states
+        assert set(services.runner.status(conn).values()) == {services.queries.head()}
+    assert search_ids(services, "overcrowded") != []
+    # the live tables still take appends, inline, and answer reads
+    services.moderation.approve(ApproveComment(ids[2], 2), MOD)
+    assert services.queries.comment(ids[2])["status"] == "approved"
+    assert catalog(services.engine) != before  # what a dead rebuild leaves behind
+    report = services.runner.rebuild(services.engine, swap=True, batch_size=5)
+    assert report.identical
+    assert catalog(services.engine) == before  # and what the dead one left is gone
+    assert models_match(services.engine) == []
+    assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+def test_appends_during_rebuilds_are_all_in_the_read_models_afterwards(services):
+    populate(services, 6)
+    submitted: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def writer(n: int) -> None:
+        i = 0
+        try:
+            while not stop.is_set() or i < 5:
+                c = services.moderation.submit_comment(
+                    SubmitComment("a1", f"W{n}", f"racing the rebuild {n}-{i}"), Context())
+                submitted.append(c.id)
+                # read-your-writes across the switch
+                assert services.queries.comment(c.id)["status"] == "pending"
+                if i % 2:
+                    services.moderation.approve(ApproveComment(c.id, c.version), MOD)
+                i += 1
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        reports = [services.runner.rebuild(services.engine, swap=True, batch_size=10)
+                   for _ in range(3)]
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert all(r.identical for r in reports), [r.differences for r in reports]
+    head = services.queries.head()
+    with read_transaction(services.engine) as conn:
+        assert set(services.runner.status(conn).values()) == {head}
+        known = {r[0] for r in conn.exec_driver_sql("SELECT comment_id FROM comment_state")}
+    assert set(submitted) <= known
+    assert services.runner.rebuild(services.engine, swap=False).identical
