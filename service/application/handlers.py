@@ -179,6 +179,10 @@ class Moderation:
 
     def _submit(self, cmd: SubmitComment, ctx: Context, fingerprint: str) -> Recorded:
         scope = f"submit:{cmd.article_id}"
+        # The text's screening needs no database: it runs before the transaction, so on
+        # SQLite no other writer waits for it (used if the domain keeps the text as sent).
+        text_flags = self.screener.screen_text(cmd.body) \
+            if self.screener is not None and isinstance(cmd.body, str) else None
         with self.unit_of_work() as uow:
             if cmd.idempotency_key is not None:
                 # keyed: the request holds a name, an e-mail and a text; a plain digest of
@@ -209,7 +213,8 @@ class Moderation:
                 ctx = replace(ctx, actor=Actor(event.author_id, READER.role))
             events, metas, ids = [event], [ctx.metadata()], [str(uuid.uuid4())]
             if self.screener is not None:
-                events.append(self._screen(uow, event, first_seen))
+                events.append(self._screen(
+                    uow, event, first_seen, text_flags if event.body == cmd.body else None))
                 metas.append(replace(ctx, actor=SCREENER, causation_id=ids[0]).metadata())
                 ids.append(str(uuid.uuid4()))
             # the gate is read once the append holds the log's head lock, in the same
@@ -295,12 +300,13 @@ class Moderation:
                  rec.position)
         return Recorded(article_id, rec.version, rec.position, status, now)
 
-    def _screen(self, uow: UnitOfWork, event: CommentSubmitted,
-                first_seen: bool) -> CommentScreened:
+    def _screen(self, uow: UnitOfWork, event: CommentSubmitted, first_seen: bool,
+                text_flags: list | None = None) -> CommentScreened:
         """Advisory flags, appended with the submission itself (one append, one lock)."""
         earlier, same_text = (0, False) if first_seen else author_history(
             uow.conn, event.author_id, event.body, event.comment_id)
-        screening = self.screener.screen(event.body, AuthorHistory(earlier, same_text))
+        screening = self.screener.screen(event.body, AuthorHistory(earlier, same_text),
+                                         text_flags)
         return CommentScreened(event.comment_id, screening.flags, screening.risk,
                                self.screener.name, self.clock(), event.author_id)
 

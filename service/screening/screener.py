@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,20 @@ class Screener:
     def from_directory(cls, directory: Path | str | None = None) -> Screener:
         return cls(WordLists.load(directory or DEFAULT_DIR))
 
-    def screen(self, text: str | None, history: AuthorHistory) -> Screening:
+    def screen(self, text: str | None, history: AuthorHistory,
+               text_flags: Sequence[Flag] | None = None) -> Screening:
+        """`text_flags`: what `screen_text(text)` found, if the caller screened the text
+        already (before taking a lock, say); the author's history is added here."""
+        flags = list(self.screen_text(text) if text_flags is None else text_flags)
+        flags += history_flags(history)
+        safe = 1.0
+        for flag in flags:
+            safe *= 1.0 - WEIGHTS.get(flag.code, 0.2)
+        return Screening(tuple(flags), round(1.0 - safe, 4))
+
+    def screen_text(self, text: str | None) -> list[Flag]:
+        """The flags the text alone raises (no database: words, threats, promotion,
+        shouting); most of a screening's work."""
         flags: list[Flag] = []
         if text:
             words = tokens(text)  # folded once for words, phrases and threats
@@ -51,8 +65,4 @@ class Screener:
             flags += promotion_flags(text)
             if shout := shouting_flag(text):
                 flags.append(shout)
-        flags += history_flags(history)
-        safe = 1.0
-        for flag in flags:
-            safe *= 1.0 - WEIGHTS.get(flag.code, 0.2)
-        return Screening(tuple(flags), round(1.0 - safe, 4))
+        return flags
