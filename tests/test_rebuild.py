@@ -223,3 +223,24 @@ def test_appends_during_rebuilds_are_all_in_the_read_models_afterwards(services)
         known = {r[0] for r in conn.exec_driver_sql("SELECT comment_id FROM comment_state")}
     assert set(submitted) <= known
     assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+@pytest.mark.parametrize("limit", [0, runner_module.CANDIDATE_LIMIT])
+def test_drift_is_found_alike_by_the_database_and_by_the_walk(services, monkeypatch, limit):
+    """Rows the database sees stored differently are compared as values; past the limit
+    the tables are walked side by side instead. Both name the same rows."""
+    monkeypatch.setattr(runner_module, "CANDIDATE_LIMIT", limit)
+    ids = populate(services, 6)
+    with services.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE comment_state SET status = 'approved' WHERE comment_id = :c"),
+                     {"c": ids[2]})
+        conn.execute(sa.text("DELETE FROM moderation_queue WHERE comment_id = :c"),
+                     {"c": ids[5]})
+        conn.execute(sa.text("UPDATE articles SET title = title WHERE article_id = 'a1'"))
+    report = services.runner.rebuild(services.engine, swap=False)
+    found = {d.table: (d.live_rows, d.rebuilt_rows, d.mismatched_keys)
+             for d in report.differences}
+    assert found == {
+        "comment_state": (6, 6, [f"('{ids[2]}',) differs"]),
+        "moderation_queue": (1, 2, [f"('{ids[5]}',) only rebuilt"]),
+    }
