@@ -277,6 +277,22 @@ def test_withholding_starts_at_the_threshold_exactly_and_lasts_until_resolved():
     assert report_state(comment.history) == Reports(2, True)
 
 
+def test_a_repeat_report_withholds_when_the_open_count_already_meets_a_lowered_threshold():
+    comment = published()
+    for _ in range(2):
+        reported(comment, report(comment, withhold_at=0))
+    assert report_state(comment.history) == Reports(2, False)
+    again = report(comment, withhold_at=2, counted=False)
+    assert (again.counted, again.withheld) == (False, True)
+    assert not report(comment, withhold_at=3, counted=False).withheld
+
+
+def test_a_comment_never_published_has_no_reports_to_dismiss():
+    with pytest.raises(DecisionRefused):
+        dismiss_reports(pending(), "mod", None, NOW)
+    assert report_state(pending().history) == Reports(0, False)
+
+
 def test_no_threshold_never_withholds():
     comment = published()
     for _ in range(3):

@@ -31,8 +31,8 @@ class NotReportable(DecisionRefused):
 
 @dataclass(frozen=True)
 class Reports:
-    open: int = 0
-    withheld: bool = False
+    open: int
+    withheld: bool
 
 
 def report_state(history: list[DomainEvent]) -> Reports:
