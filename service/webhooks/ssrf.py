@@ -22,6 +22,7 @@ Checked at registration (a helpful error) and again at every send (DNS changes).
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -235,7 +236,20 @@ def system_resolver(host: str, port: int) -> list[str]:
     return seen
 
 
-_RESOLVERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
+_RESOLVERS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _resolvers() -> ThreadPoolExecutor:
+    """The resolver threads of this process, made on first use. A gunicorn worker makes its
+    threads cooperative (gevent) after the master imported this module; an executor made
+    before that would block every greenlet of the worker while a name resolves, until the
+    worker is killed with no answer sent."""
+    pid = os.getpid()
+    executor = _RESOLVERS.get(pid)
+    if executor is None:
+        executor = _RESOLVERS[pid] = ThreadPoolExecutor(max_workers=8,
+                                                        thread_name_prefix="webhook-dns")
+    return executor
 
 
 def resolve(target: Target, policy: Policy, *, resolver: Resolver = system_resolver,
@@ -247,7 +261,7 @@ def resolve(target: Target, policy: Policy, *, resolver: Resolver = system_resol
     """
     if target.ip_literal is not None:
         return [check_address(target.ip_literal, policy)]
-    future = _RESOLVERS.submit(resolver, target.host, target.port)
+    future = _resolvers().submit(resolver, target.host, target.port)
     try:
         answers = future.result(timeout=max(timeout, 0.001))
     except FutureTimeout:

@@ -141,3 +141,34 @@ def _fake_dns(host: str, port: int) -> list[str]:
     if host not in table:
         raise OSError(f"unknown host {host}")
     return table[host]
+
+
+def test_resolving_in_a_gevent_worker_keeps_the_worker_answering():
+    """A gunicorn worker patches threading for gevent after the master imported the guard:
+    resolving a name must still be cooperative and bounded, not freeze the worker (before,
+    a name that did not resolve blocked every greenlet until gunicorn killed the worker)."""
+    import subprocess
+    import sys
+
+    script = (
+        "from service.webhooks import ssrf\n"  # imported first, as the master does
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import gevent\n"
+        "beats = []\n"
+        "def beat():\n"
+        "    while True:\n"
+        "        gevent.sleep(0.01); beats.append(1)\n"
+        "gevent.spawn(beat)\n"
+        "def slow(host, port):\n"
+        "    gevent.sleep(0.5); return ['192.0.2.1']\n"
+        "try:\n"
+        "    policy = ssrf.Policy()\n"
+        "    ssrf.resolve(ssrf.parse_url('https://hooks.example.org/x', policy), policy,\n"
+        "                 resolver=slow, timeout=5.0)\n"
+        "except ssrf.BlockedDestination as exc:\n"
+        "    print('refused', type(exc).__name__)\n"
+        "print('beats', len(beats) > 0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["refused", "BlockedDestination", "beats", "True"], done.stdout
