@@ -82,12 +82,11 @@ def _mark_erased(codec: Any, items: list[tuple[RecordedEvent, dict[str, Any]]]
     been erased (one key query per page, nothing decrypted)."""
     subjects = {r.data["personal"]["subject"] for r, _ in items
                 if r.type == CommentSubmitted.TYPE and "personal" in r.data}
-    if subjects:
-        codec.vault.preload(subjects)
+    held = codec.vault.holding(subjects) if subjects else set()
     out = []
     for recorded, payload in items:
         if recorded.type == CommentSubmitted.TYPE and "personal" in recorded.data:
-            payload["erased"] = not codec.vault.holds(recorded.data["personal"]["subject"])
+            payload["erased"] = recorded.data["personal"]["subject"] not in held
         out.append(_envelope(recorded, payload))
     return out
 

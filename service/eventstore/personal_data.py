@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
 from ..db import write_transaction
@@ -121,6 +122,17 @@ class PersonalDataVault:
                 self._keys.clear()
             self._keys.update({s: self._unwrap(found.get(s)) for s in chunk})
 
+    def holding(self, subject_ids: set[str]) -> set[str]:
+        """Which of these subjects still have a key, in one query that reads no key (the
+        feed says whether an author was erased; it opens nothing)."""
+        known = {s for s in subject_ids if s in self._keys}
+        held = {s for s in known if self._keys[s] is not None}
+        wanted = sorted(subject_ids - known)
+        statement = _HELD_ANY if self._conn.dialect.name == "postgresql" else _HELD
+        for i in range(0, len(wanted), 1000):
+            held.update(self._conn.execute(statement, {"ids": wanted[i:i + 1000]}).scalars())
+        return held
+
     def erase(self, subject_id: str) -> bool:
         self._keys[subject_id] = None
         result = self._conn.execute(
@@ -189,6 +201,11 @@ def rewrap_subject_keys(engine: Engine, master: MasterKeys, *, batch: int = 500)
 _LOAD_KEY = sa.select(subject_keys.c.key).where(
     subject_keys.c.subject_id == sa.bindparam("subject_id"))
 _NEW_KEY: dict[str, sa.Insert] = {}
+_HELD = sa.select(subject_keys.c.subject_id).where(
+    subject_keys.c.subject_id.in_(sa.bindparam("ids", expanding=True)))
+# one array parameter: the statement is compiled once, not once per list length
+_HELD_ANY = sa.select(subject_keys.c.subject_id).where(
+    subject_keys.c.subject_id == sa.any_(sa.bindparam("ids", type_=ARRAY(sa.String()))))
 
 
 def _insert_ignoring_conflict(conn: Connection):  # noqa: ANN202
