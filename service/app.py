@@ -19,7 +19,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import metrics, migrate
 from .api import register_blueprints
 from .api import webhooks as webhooks_api
-from .api.converters import ArticleIdConverter, article_id_schema
+from .api.converters import (
+    ArticleIdConverter,
+    AuthorIdConverter,
+    article_id_schema,
+    author_id_schema,
+)
 from .api.errors import register_error_handlers
 from .api.requests import install
 from .api.runtime import Runtime
@@ -108,8 +113,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     app.url_map.converters["article_id"] = ArticleIdConverter
+    app.url_map.converters["author_id"] = AuthorIdConverter
     api = ModerationApi(app)
     api.register_converter(ArticleIdConverter, article_id_schema)
+    api.register_converter(AuthorIdConverter, author_id_schema)
     metrics.install(app, services)  # first: every request is timed; /metrics for Prometheus
     install(app)
     register_blueprints(api)

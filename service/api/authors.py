@@ -63,7 +63,7 @@ def _change_doc(schema, *, required: bool = True):  # noqa: ANN001, ANN202
     return decorate
 
 
-@blp.route("/<author_id>")
+@blp.route("/<author_id:author_id>")
 class Author(MethodView):
     @requires(*MODERATORS)
     @blp.response(200, AuthorSchema, headers={
@@ -75,7 +75,7 @@ class Author(MethodView):
         return profile, 200, {"ETag": etag(profile["version"])}
 
 
-@blp.route("/<author_id>/comments")
+@blp.route("/<author_id:author_id>/comments")
 class AuthorComments(MethodView):
     @requires(*MODERATORS)
     @blp.arguments(PageArgsSchema, location="query")
@@ -92,7 +92,7 @@ class AuthorComments(MethodView):
                                                    "submitted_position")}
 
 
-@blp.route("/<author_id>/events")
+@blp.route("/<author_id:author_id>/events")
 class AuthorEvents(MethodView):
     @requires(*MODERATORS)
     @blp.response(200, HistorySchema)
@@ -102,7 +102,7 @@ class AuthorEvents(MethodView):
         return {"items": runtime().services.authors.history(author_id)}
 
 
-@blp.route("/<author_id>/warnings", parameters=[IF_MATCH])
+@blp.route("/<author_id:author_id>/warnings", parameters=[IF_MATCH])
 class Warnings(MethodView):
     @_change_doc(WarningInSchema)
     def post(self, body, author_id):
@@ -112,7 +112,7 @@ class Warnings(MethodView):
             body["note"]), context()))
 
 
-@blp.route("/<author_id>/suspensions", parameters=[IF_MATCH])
+@blp.route("/<author_id:author_id>/suspensions", parameters=[IF_MATCH])
 class Suspensions(MethodView):
     @_change_doc(SuspensionInSchema)
     def post(self, body, author_id):
@@ -123,7 +123,7 @@ class Suspensions(MethodView):
             body["note"]), context()))
 
 
-@blp.route("/<author_id>/bans", parameters=[IF_MATCH])
+@blp.route("/<author_id:author_id>/bans", parameters=[IF_MATCH])
 class Bans(MethodView):
     @_change_doc(BanInSchema)
     def post(self, body, author_id):
@@ -133,7 +133,7 @@ class Bans(MethodView):
             body["reject_pending"]), context()))
 
 
-@blp.route("/<author_id>/sanctions/lift", parameters=[IF_MATCH])
+@blp.route("/<author_id:author_id>/sanctions/lift", parameters=[IF_MATCH])
 class Lift(MethodView):
     @_change_doc(LiftInSchema, required=False)
     def post(self, body, author_id):
@@ -142,7 +142,7 @@ class Lift(MethodView):
             author_id, required_if_match("author"), body.get("note")), context()))
 
 
-@blp.route("/<author_id>/notes", parameters=[IF_MATCH])
+@blp.route("/<author_id:author_id>/notes", parameters=[IF_MATCH])
 class Notes(MethodView):
     @_change_doc(AuthorNoteInSchema)
     def post(self, body, author_id):

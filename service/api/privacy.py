@@ -30,7 +30,7 @@ class Lookup(MethodView):
         return runtime().services.privacy.lookup(body["email"], context())
 
 
-@blp.route("/<author_id>/export")
+@blp.route("/<author_id:author_id>/export")
 class Export(MethodView):
     @requires(*ADMINS)
     @blp.response(200, ExportSchema)
@@ -40,7 +40,7 @@ class Export(MethodView):
         return runtime().services.privacy.export(author_id, context())
 
 
-@blp.route("/<author_id>/erasure")
+@blp.route("/<author_id:author_id>/erasure")
 class Erasure(MethodView):
     @requires(*ADMINS)
     @blp.arguments(ErasureInSchema)

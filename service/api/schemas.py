@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from ..domain.article import ARTICLE_ID
 from ..domain.events import ADMIN_ACTION_TYPES, EVENT_TYPES, CommentApproved, CommentRejected
 from ..domain.guidelines import CATALOGUE
 from ..screening import FLAG_CODES
@@ -135,6 +136,7 @@ class RejectInSchema(ApproveInSchema):
 
 class ArticleInSchema(StrictSchema):
     id = fields.String(required=True, validate=validate.Length(min=1, max=100), metadata={
+        "pattern": ARTICLE_ID.pattern,
         "description": "The site's article id: letters, digits, '.', '_', '-'."})
     title = fields.String(required=True, validate=validate.Length(min=1, max=300),
                           metadata=described(NAME))
@@ -219,8 +221,9 @@ class BulkItemInSchema(StrictSchema):
     expected_version = fields.Integer(strict=True, required=True,
                                       validate=validate.Range(min=0, max=MAX_POSITION))
     action = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
-    reasons = fields.List(GuidelineCode(), load_default=None, metadata={
-        "description": "For reject: guideline codes, at least one."})
+    reasons = fields.List(fields.String(), load_default=None, metadata={
+        "description": "For reject: guideline codes, at least one (an unknown one is "
+                       "that item's 422)."})
     note = fields.String(load_default=None, allow_none=True)
 
 

@@ -21,7 +21,7 @@ from .errors import IdempotencyKeyReused
 idempotency_keys = sa.Table(
     "idempotency_keys",
     metadata,
-    sa.Column("scope", sa.String(100), primary_key=True),
+    sa.Column("scope", sa.String(200), primary_key=True),  # "submit:" + an article id
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("result", JSONDoc, nullable=False),

@@ -121,10 +121,11 @@ def test_export_and_erasure_refuse_unknown_authors_and_non_admins(client, tokens
                                                                  services):
     author_id = _author(client, tokens)
     before = head(services)
-    for path in ("author-" + "0" * 32, "not-an-author", "author-XYZ"):
+    for path, code in (("author-" + "0" * 32, "author_not_found"),
+                       ("not-an-author", "not_found"), ("author-XYZ", "not_found")):
         assert_error(client.get(f"/v1/authors/{path}/export", headers=bearer(tokens.admin)),
-                     404, "author_not_found")
-        assert_error(_erase(client, tokens.admin, path), 404, "author_not_found")
+                     404, code)
+        assert_error(_erase(client, tokens.admin, path), 404, code)
     for token in (tokens.moderator, tokens.auditor):
         assert_error(client.get(f"/v1/authors/{author_id}/export", headers=bearer(token)),
                      403, "forbidden")
@@ -309,3 +310,12 @@ def test_the_webhook_dispatcher_runs_the_address_sweep(client, tokens, article, 
     assert swept["metadata"]["actor"] == {"id": "dispatcher", "role": "system"}
     history = client.get(f"/v1/comments/{comment_id}/events", headers=bearer(tokens.moderator))
     assert history.get_json()["items"][0]["data"]["network_address"] is None
+
+
+def test_the_lookup_path_is_not_an_author(client, tokens):
+    """OPTIONS advertised GET on /v1/authors/lookup because an author route took 'lookup'
+    for an author id; the look-up takes POST only."""
+    response = client.options("/v1/authors/lookup", headers=bearer(tokens.admin))
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
+    assert_error(client.get("/v1/authors/lookup", headers=bearer(tokens.admin)), 405,
+                 "method_not_allowed")

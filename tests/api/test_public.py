@@ -47,6 +47,21 @@ def test_idempotency_key_makes_retries_safe(client, article, services):
     assert head(services) == after_first
 
 
+def test_a_retried_submission_to_an_article_with_the_longest_id(client, tokens, services):
+    """Found by fuzzing on PostgreSQL: the key's scope (`submit:` and the article id) did
+    not fit its column, so the first attempt answered 500."""
+    longest = "a" * 100
+    assert client.post("/v1/articles", json={"id": longest, "title": "Long"},
+                       headers=bearer(tokens.admin)).status_code == 201
+    headers = {"Idempotency-Key": "k" * 200}
+    first = submit(client, longest, body="Once", headers=headers)
+    assert first.status_code == 202, first.get_json()
+    after = head(services)
+    again = submit(client, longest, body="Once", headers=headers)
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert head(services) == after
+
+
 def test_idempotency_key_with_another_body_is_refused(client, article, services):
     submit(client, article, body="Original", headers={"Idempotency-Key": "k-1"})
     before = head(services)

@@ -239,3 +239,24 @@ def test_json_logs_are_one_format_from_start_to_shutdown(tmp_path: Path):
     access = [line for line in lines if line["logger"] == "gunicorn.access"
               and "/healthz" in line["message"] and line["request_id"] == "logged-request-1"]
     assert access, lines
+
+
+def test_registering_a_webhook_by_host_name_leaves_the_worker_serving(tmp_path: Path):
+    """The address check resolves the host on a helper pool. Made before the worker's
+    gevent patching (on import, in the master), the pool waited on a native queue and
+    stalled its whole worker after the first look-up, until gunicorn killed it."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'dns.db'}",
+           "MODERATION_LOG_LEVEL": "WARNING"}
+    run_cli(["db", "upgrade"], env)
+    admin = run_cli(["tokens", "create", "--name", "e2e-admin", "--role", "admin"],
+                    env).split()[-1]
+    with serving(env, 1, tmp_path / "serve.log") as base:
+        server = Server(base, env)
+        for attempt in range(3):
+            status, _, body = server.call(
+                "POST", "/v1/webhooks/endpoints", {"url": f"https://localhost/hook{attempt}"},
+                {"Authorization": f"Bearer {admin}"})
+            assert status == 422 and "not an allowed destination" in body["message"], body
+            started = time.monotonic()
+            assert server.call("GET", "/healthz")[0] == 200
+            assert time.monotonic() - started < REQUEST_TIMEOUT
