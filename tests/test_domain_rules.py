@@ -495,3 +495,18 @@ def test_a_url_is_recorded_as_its_origin_and_digest(url, origin):
     from service.domain.events import url_fingerprint
 
     assert url_fingerprint(url) == (origin, hashlib.sha256(url.encode()).hexdigest())
+
+
+# -- refusals -----------------------------------------------------------------------------
+
+def test_refusals_carry_their_details_for_the_error_body():
+    from service.domain.errors import ArticleIsClosed, DomainError
+
+    assert DomainError("x").details == {} and DomainError("x").errors == {}
+    closed = ArticleIsClosed("a1", "Closed after a week.")
+    assert closed.details == {"closed_message": "Closed after a week."}
+    assert closed.message == "article a1 is closed to new comments: Closed after a week."
+    assert ArticleIsClosed("a1", None).message == "article a1 is closed to new comments"
+    suspended = AuthorIsSuspended(LATER)
+    assert suspended.details == {"until": LATER.isoformat()}
+    assert suspended.message == f"this author is suspended until {LATER.isoformat()}"

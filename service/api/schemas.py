@@ -234,7 +234,9 @@ class BulkInSchema(StrictSchema):
 
 class PageArgsSchema(StrictSchema):
     cursor = fields.String(load_default=None, validate=validate.Length(min=1), metadata={
-        "description": "next_cursor from the previous page."})
+        "pattern": "^[A-Za-z0-9_-]{1,400}$",
+        "description": "next_cursor from the previous page, as given: an opaque token only "
+                       "this list issues (anything else is 400 invalid_cursor)."})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
 
 

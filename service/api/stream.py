@@ -34,9 +34,9 @@ blp = Blueprint("event_stream", __name__, url_prefix="/v1/events",
 
 LAST_EVENT_ID = {
     "in": "header", "name": "Last-Event-ID", "required": False,
-    "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+    "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
     "description": "The last position received; the stream continues after it (wins over "
-                   "`after`).",
+                   "`after`). Empty: as if it were not sent.",
 }
 POSITION = re.compile(r"^\s*[0-9]{1,18}\s*$")
 RETRY_MS = 2000
