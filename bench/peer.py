@@ -187,7 +187,8 @@ def raw_commit_rate(ops: int) -> tuple[float, list[float]]:
 
 
 def bench(db: str, tmp: Path, ops: int, runs: int,
-          emit: Callable[[dict], None]) -> list[dict]:
+          emit: Callable[[dict], None], threads_list: tuple[int, ...] = THREADS,
+          raw: bool = True) -> list[dict]:
     settings = fresh(db, tmp)
     services = build(settings)
     bare = build(fresh(db, tmp, "_append"))
@@ -196,7 +197,7 @@ def bench(db: str, tmp: Path, ops: int, runs: int,
                                          Context(Actor("bench", "admin")))
     rows: list[dict] = []
     try:
-        for threads in THREADS:
+        for threads in threads_list:
             samples: dict[str, list[tuple[float, list[float]]]] = {}
             for _ in range(runs):
                 per = max(1, ops // threads)
@@ -242,7 +243,7 @@ def bench(db: str, tmp: Path, ops: int, runs: int,
                     fig["vs"] = peer
                 rows.append(fig)
                 emit(fig)
-        if db == "postgres":
+        if db == "postgres" and raw:
             fig = _figure(db, 1, "raw psycopg INSERT+COMMIT",
                           [raw_commit_rate(ops) for _ in range(runs)])
             rows.append(fig)
@@ -278,13 +279,19 @@ def main() -> None:
     parser.add_argument("--ops", type=int, default=400, help="operations per case and run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", help="append one JSON line per figure to this file")
+    parser.add_argument("--threads", default=",".join(map(str, THREADS)),
+                        help="comma-separated thread counts (default 1,4,8)")
+    parser.add_argument("--no-raw", action="store_true",
+                        help="skip the raw psycopg commit rate (PostgreSQL)")
     args = parser.parse_args()
+    threads = tuple(int(t) for t in args.threads.split(","))
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for db in dbs:
             print(f"== {db}", flush=True)
-            rows += bench(db, Path(tmp), args.ops, args.runs, print_row)
+            rows += bench(db, Path(tmp), args.ops, args.runs, print_row, threads,
+                          not args.no_raw)
     if args.json:
         with open(args.json, "a") as out:
             for row in rows:
