@@ -441,6 +441,11 @@ class DeferredWrites:
         except psycopg.Error as exc:
             error = sa.exc.DBAPIError.instance(
                 sql, None, exc, psycopg.Error, dialect=dialect, ismulti=False)
+            if driver.broken or driver.pgconn.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+                # the server went away mid-pipeline: the connection cannot even roll back
+                # (it is stuck in pipeline mode), so it is dropped, not reset and pooled
+                self._conn.invalidate(exc)
+                raise error from exc
             found = _ROWCOUNT_FAILED.search(str(exc))
             if found and found.group(1) in self._mismatch:
                 raise self._mismatch[found.group(1)](int(found.group(2))) from exc
