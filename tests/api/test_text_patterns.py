@@ -18,8 +18,6 @@ from service.domain.comment import _email
 from service.domain.errors import InvalidInput
 from service.domain.text import clean_name, clean_text, has_visible, optional_text
 
-pytestmark = pytest.mark.unit
-
 BMP = [chr(cp) for cp in range(0x10000) if not 0xD800 <= cp <= 0xDFFF]
 
 

@@ -27,7 +27,7 @@ from .harness import (
     verify_projections,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 WORKERS = 4
 CLIENTS = 12
@@ -54,10 +54,10 @@ def test_retries_after_timeouts_record_each_key_once(settings, serve):
 
     ledger = Ledger()
     started = time.monotonic()
-    give_up_at = started + 45
+    give_up_at = started + 90  # ample on a quiet machine (~10 s); a loaded one needs more
     threads = run_threads(partial(_client, server.base, ledger, keys, n, give_up_at)
                           for n in range(CLIENTS))
-    join_all(threads, 50)
+    join_all(threads, 100)
     took = time.monotonic() - started
 
     unexpected = ledger.unexpected({"submit": {202, 503, "timeout"}})
