@@ -485,3 +485,148 @@ def test_reported_tab_dismisses_and_rejects_with_a_note_and_names_who_acted_firs
     assert server.call("POST", f"/v1/comments/{fresh}/reports",
                        {"reason": first["code"], "note": None})[0] == 202
     live.wait_for_selector(f'#tab-reported .tab-count:text("{now_page["total"] + 1}")')
+
+
+# WCAG 2.1 AA, computed in the page: every visible text against the background it sits on
+# (layers composited up the tree), 4.5:1, or 3:1 for large text; disabled controls exempt.
+CONTRAST = """() => {
+  const parse = (c) => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number);
+    return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const over = (top, base) => ({r: top.r * top.a + base.r * (1 - top.a),
+    g: top.g * top.a + base.g * (1 - top.a), b: top.b * top.a + base.b * (1 - top.a), a: 1});
+  const lum = (c) => { const f = (v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const background = (el) => { const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; } }
+    return layers.reverse().reduce((base, c) => over(c, base), {r: 255, g: 255, b: 255, a: 1}); };
+  const bad = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const text = [...el.childNodes].filter((n) => n.nodeType === 3)
+      .map((n) => n.textContent).join('').trim();
+    if (!text || !el.getClientRects().length || el.closest('[hidden], [disabled], svg')) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || Number(style.opacity) === 0) continue;
+    const bg = background(el);
+    const fg = over(parse(style.color), bg);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) bad.push(`${el.tagName}.${el.className} "${text.slice(0, 30)}"`
+      + ` ${ratio.toFixed(2)}:1 (${style.color} on rgb(${bg.r|0}, ${bg.g|0}, ${bg.b|0}))`);
+  }
+  return bad;
+}"""
+
+# every control a screen reader reaches has a name
+UNNAMED = """() => [...document.querySelectorAll('button, a[href], input, select, textarea, '
+    + '[role=tab], [role=dialog]')]
+  .filter((el) => el.getClientRects().length && !el.closest('[hidden]'))
+  .filter((el) => !(el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+    || (el.labels && el.labels.length) || el.textContent.trim() || el.title))
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+FOCUS = """() => { const el = document.activeElement; const s = getComputedStyle(el);
+  const top = document.getElementById('top');
+  const under = top.hidden || el.closest('#top') ? 0 : top.getBoundingClientRect().bottom;
+  return {what: el.tagName + '#' + el.id + '.' + el.className,
+          visible: ((s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2)
+                    || s.boxShadow !== 'none')
+                   && el.getBoundingClientRect().top >= under}; }"""
+
+
+def audit(tab: Page, where: str) -> None:
+    assert tab.page.evaluate(CONTRAST) == [], where
+    assert tab.page.evaluate(UNNAMED) == [], where
+
+
+def test_approved_and_rejected_tabs_and_an_accessibility_audit_of_every_view(tab: Page, server):
+    """The Approved and Rejected tabs list what the API searches (newest first), reachable
+    with the arrow keys; a decision there changes an earlier one, so it needs a note. Every
+    view passes the contrast and naming audit, and Tab keeps the focus visible throughout."""
+    tab.offline_stream()
+    tab.open()
+    audit(tab, "sign-in")
+    tab.sign_in()
+    tab.page.wait_for_selector(".card")
+    page = tab.page
+    audit(tab, "pending")
+    assert page.get_attribute("#queue-summary", "aria-live") == "polite"
+    assert page.get_attribute("#status", "role") == "status"
+    assert page.get_attribute("#cards", "role") == "list"
+
+    # keyboard only: Tab reaches every control with a visible focus, the tabs included
+    page.focus("#main")
+    reached = []
+    for _ in range(14):
+        page.keyboard.press("Tab")
+        focus = page.evaluate(FOCUS)
+        assert focus["visible"], focus
+        reached.append(focus["what"])
+    assert any(w.startswith("BUTTON#tab-pending") for w in reached), reached
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.focus("#tab-pending")  # the sticky header does not cover it
+    assert page.evaluate(FOCUS)["visible"]
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector("#tab-reported[aria-selected=true]")
+    page.wait_for_selector(".card .reports")
+    audit(tab, "reported")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector("#tab-approved[aria-selected=true]")
+    page.wait_for_selector(".card .decision")
+    approved = server.call("GET", "/v1/comments?status=approved&limit=50",
+                           token="moderator")[2]["items"]
+    assert [c["id"] for c in cards(tab)] == [c["id"] for c in approved]  # newest first
+    assert page.locator(".card button.approve").count() == 0
+    assert page.is_disabled("#sort") and page.is_disabled("#filter-unclaimed")
+    assert page.text_content("#queue-summary").startswith("Approved, newest first")
+    assert page.text_content(".card .decision").startswith("Approved by ")
+    audit(tab, "approved")
+    tab.shot("queue-approved")
+
+    # r on an approved comment: rejecting it instead needs a note, said before sending
+    target = approved[0]["id"]
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert selected(tab) == target
+    page.keyboard.press("r")
+    page.wait_for_selector(".panel .note-why")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".panel-msg:text('needs a note')")
+    assert server.comment(target)["status"] == "approved"
+    # the page says so and puts the focus in the note
+    assert page.evaluate("document.activeElement.tagName") == "TEXTAREA"
+    page.keyboard.type("Upheld on a second reading")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'.card[data-id="{target}"]', state="detached")
+    changed = server.comment(target)
+    assert changed["status"] == "rejected" and changed["note"] == "Upheld on a second reading"
+
+    page.focus("#tab-approved")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector("#tab-rejected[aria-selected=true]")
+    page.wait_for_selector(f'.card[data-id="{target}"] .decision')
+    assert page.locator(".card button.reject").count() == 0
+    assert "Upheld on a second reading" in page.text_content(
+        f'.card[data-id="{target}"] .decision')
+    audit(tab, "rejected")
+    page.keyboard.press("End")
+    page.wait_for_selector("#tab-rejected[aria-selected=true]")
+    page.keyboard.press("Home")
+    page.wait_for_selector("#tab-pending[aria-selected=true]")
+    page.wait_for_selector(".card .actions button.approve")
+
+    page.keyboard.press("?")
+    page.wait_for_selector("#help:not([hidden])")
+    audit(tab, "help")
+    page.keyboard.press("Escape")
+    for view, ready in (("#/audit", "table"), ("#/stats", "svg")):
+        page.evaluate(f"location.hash = '{view}'")
+        page.wait_for_selector(ready)
+        audit(tab, view)

@@ -54,6 +54,7 @@ function showSignIn(message = "") {
 
 async function signIn(value) {
   setToken(value);
+  queue.prefetch();
   try {
     session.role = await whoAmI();
   } catch (error) {

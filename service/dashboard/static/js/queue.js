@@ -11,7 +11,11 @@ import { follow } from "./live.js";
 
 const LIVE_TYPES = ["comment.submitted", "comment.screened", "comment.approved",
   "comment.rejected", "comment.reported", "comment.reports_dismissed", "author.erased"];
-const QUEUES = { pending: "Pending", reported: "Reported" };
+const QUEUES = { pending: "Pending", reported: "Reported", approved: "Approved",
+  rejected: "Rejected" };
+// the queues the API counts; approved and rejected comments are searched (newest first)
+const COUNTED = ["pending", "reported"];
+const DECIDED = new Set(["approved", "rejected"]);
 const GONE_AFTER_MS = 4000;
 
 const PAGE = 50;
@@ -47,6 +51,20 @@ function freshState(root, role) {
   };
 }
 
+// The log's head and the guidelines, asked while the shell finds out what the token may
+// do, so the first queue page waits for one round trip fewer. The head is read before the
+// first page is asked for either way (the stream starts there, missing nothing).
+let early = null;
+
+function readHead() {
+  return call("/readyz", { auth: false }).then(({ data }) => data.log_head, () => null);
+}
+
+export function prefetch() {
+  early = { head: readHead(), at: Date.now() };
+  guidelines();
+}
+
 export async function mount(root, { role }) {
   state = freshState(root, role);
   document.title = "Queue · Moderation dashboard";
@@ -57,8 +75,9 @@ export async function mount(root, { role }) {
   }
   // the log position before the first page: the stream starts there, so nothing that
   // happens while the page loads is missed (what it repeats is recognised by id)
-  const [catalogue, head] = await Promise.all([guidelines(),
-    call("/readyz", { auth: false }).then(({ data }) => data.log_head, () => null)]);
+  const fresh = early && Date.now() - early.at < 10000 ? early.head : readHead();
+  early = null;
+  const [catalogue, head] = await Promise.all([guidelines(), fresh]);
   if (!state || state.root !== root) return;
   state.catalogue = catalogue;
   root.append(toolbar(), h("p", { class: "summary", id: "queue-summary", "aria-live": "polite" }),
@@ -111,6 +130,7 @@ function onEvent(event) {
   if (!id || state.mine.has(id)) return;
   const item = state.items.find((x) => x.id === id);
   if (state.queue === "reported") { onReportedEvent(event, item); return; }
+  if (DECIDED.has(state.queue)) { onDecidedEvent(event, item); return; }
   if (event.type === "comment.reported" || event.type === "comment.reports_dismissed") {
     scheduleCounts();
     return;
@@ -196,6 +216,29 @@ function claimLine(item) {
     h("bdi", {}, item.claim.moderator_id), ` until ${utc(item.claim.expires_at)}`) : null;
 }
 
+// The Approved and Rejected tabs: a comment shown there that someone else decides again
+// is marked and leaves; the other tabs' counts follow.
+function onDecidedEvent(event, item) {
+  if (event.type === "comment.submitted" || event.type === "comment.approved"
+      || event.type === "comment.rejected" || event.type === "comment.reported"
+      || event.type === "comment.reports_dismissed") scheduleCounts();
+  if (!item || item.gone) return;
+  if (event.type === "comment.reported" || event.type === "comment.reports_dismissed") {
+    item.version = event.version ?? item.version;
+    return;
+  }
+  if (event.type !== "comment.approved" && event.type !== "comment.rejected") return;
+  const data = event.data || {};
+  const who = data.moderator_id || (event.metadata && event.metadata.actor
+    && event.metadata.actor.id) || "someone";
+  const what = event.type === "comment.approved" ? "approved" : "rejected";
+  item.gone = `Decided again elsewhere: ${who} ${what} this ${ago(data.decided_at || event.recorded_at)}.`;
+  if (state.panel && state.panel.id === item.id) state.panel = null;
+  replaceCard(item);
+  announce(`${who} ${what} the comment by ${item.author_name ?? "an author"}.`);
+  setTimeout(() => dropGone(item), GONE_AFTER_MS);
+}
+
 // The Reported tab: a new report updates its card (and version) or the tab's count; a
 // dismissal or rejection by someone else marks the card, which then leaves.
 function onReportedEvent(event, item) {
@@ -246,7 +289,7 @@ function scheduleCounts() {
 async function refreshCounts() {
   if (!state) return;
   const mine = state;
-  await Promise.all(Object.keys(QUEUES).filter((q) => q !== mine.queue).map((q) =>
+  await Promise.all(COUNTED.filter((q) => q !== mine.queue).map((q) =>
     call(`/v1/queue${query({ state: q, limit: 1 })}`)
       .then(({ data }) => { mine.counts[q] = data.total; }, () => {})));
   if (state === mine) updateTabs();
@@ -261,8 +304,9 @@ function updateTabs() {
     tab.setAttribute("aria-selected", on ? "true" : "false");
     tab.tabIndex = on ? 0 : -1;
     const count = state.counts[q];
-    tab.querySelector(".tab-count").textContent = count === null ? "" : ` ${count}`;
-    tab.setAttribute("aria-label", count === null ? label : `${label}, ${count}`);
+    const counted = count !== null && count !== undefined;
+    tab.querySelector(".tab-count").textContent = counted ? ` ${count}` : "";
+    tab.setAttribute("aria-label", counted ? `${label}, ${count}` : label);
   }
 }
 
@@ -276,13 +320,15 @@ function switchQueue(q) {
   Object.assign(state, { queue: q, items: [], selected: 0, panel: null, nextCursor: null });
   state.fresh.clear();
   updateBanner();
-  const reported = q === "reported";
-  for (const id of ["sort", "filter-flag", "filter-unclaimed"]) {
+  // what the API applies to each list: sorts and claims to the pending queue only; flags
+  // to every list but the reported one
+  const disabled = { sort: q !== "pending", "filter-unclaimed": q !== "pending",
+    "filter-flag": q === "reported" };
+  for (const [id, off] of Object.entries(disabled)) {
     const control = state.root.querySelector(`#${id}`);
-    if (control) control.disabled = reported;  // the API applies them to the pending queue
+    if (control) control.disabled = off;
   }
-  state.root.querySelector("#cards").setAttribute("aria-label",
-    reported ? "Reported comments" : "Pending comments");
+  state.root.querySelector("#cards").setAttribute("aria-label", `${QUEUES[q]} comments`);
   updateTabs();
   load(false, true).then(() => refreshCounts());
 }
@@ -368,8 +414,8 @@ function updateSummary() {
   const items = visible();
   const shown = items.length === state.items.length ? `${state.items.length}`
     : `${items.length} of ${state.items.length} loaded`;
-  summary.textContent =
-    `${state.total} ${state.queue} · showing ${shown} · guidelines ${state.catalogue.version}`;
+  summary.textContent = (state.total === null ? `${QUEUES[state.queue]}, newest first`
+    : `${state.total} ${state.queue}`) + ` · showing ${shown} · guidelines ${state.catalogue.version}`;
   updateTabs();
 }
 
@@ -414,16 +460,18 @@ async function load(more, force = false) {
   const queue = state.queue;
   const params = queue === "reported"
     ? { state: "reported", limit: PAGE, article_id: f.article_id }
-    : { sort: f.sort, limit: PAGE, article_id: f.article_id, flag: f.flag,
-      unclaimed: f.unclaimed ? "true" : null };
+    : DECIDED.has(queue) ? { status: queue, limit: PAGE, article_id: f.article_id, flag: f.flag }
+      : { sort: f.sort, limit: PAGE, article_id: f.article_id, flag: f.flag,
+        unclaimed: f.unclaimed ? "true" : null };
   try {
-    const { data } = await call(`/v1/queue${query({ ...params,
+    const path = DECIDED.has(queue) ? "/v1/comments" : "/v1/queue";
+    const { data } = await call(`${path}${query({ ...params,
       cursor: more ? state.nextCursor : null })}`);
     if (!state || state.queue !== queue) return;
     if (!more) { state.items = []; state.selected = 0; }
     const known = new Set(state.items.map((item) => item.id));
     state.items.push(...data.items.filter((item) => !known.has(item.id)));
-    state.total = data.total;
+    state.total = data.total ?? null;  // searched lists are not counted
     state.nextCursor = data.next_cursor;
     for (const item of data.items) for (const flag of item.flags) state.flagsSeen.add(flag.code);
     render();
@@ -488,6 +536,7 @@ function render() {
   if (items.length === 0) {
     cards.append(h("p", { class: "empty" }, state.items.length ? "No comment matches the filters."
       : state.queue === "reported" ? "No comment has open reader reports."
+        : DECIDED.has(state.queue) ? `No ${state.queue} comment matches.`
         : "The queue is empty. New comments will appear here."));
   }
   items.forEach((item, index) => cards.append(renderCard(item, index)));
@@ -526,22 +575,39 @@ function renderCard(item, index) {
     + "than it was typed.") : null,
   commentText(item),
   item.gone ? h("p", { class: "gone-note", role: "alert" }, item.gone) : null,
+  DECIDED.has(state.queue) ? decisionLine(item) : null,
   h("div", { class: "actions" },
     state.queue === "reported"
       ? h("button", { type: "button", class: "approve", disabled: !!item.gone,
         "aria-keyshortcuts": "d", onclick: () => { select(index); dismiss(); } },
       "Dismiss reports ", h("kbd", {}, "d"))
-      : h("button", { type: "button", class: "approve", disabled: !!item.gone,
-        "aria-keyshortcuts": "a", onclick: () => { select(index); approve(); } },
-      "Approve ", h("kbd", {}, "a")),
-    h("button", { type: "button", class: "reject", disabled: !!item.gone, "aria-keyshortcuts": "r",
-      onclick: () => { select(index); openPanel("reject"); } }, "Reject… ", h("kbd", {}, "r")),
+      : state.queue === "approved" ? null
+        : h("button", { type: "button", class: "approve", disabled: !!item.gone,
+          "aria-keyshortcuts": "a", onclick: () => { select(index); approve(); } },
+        state.queue === "rejected" ? "Approve instead… " : "Approve ", h("kbd", {}, "a")),
+    state.queue === "rejected" ? null
+      : h("button", { type: "button", class: "reject", disabled: !!item.gone,
+        "aria-keyshortcuts": "r", onclick: () => { select(index); openPanel("reject"); } },
+      state.queue === "approved" ? "Reject instead… " : "Reject… ", h("kbd", {}, "r")),
     h("button", { type: "button", class: "quiet", "aria-keyshortcuts": "n",
       onclick: () => { select(index); openPanel("note"); } }, "Note ", h("kbd", {}, "n")),
     h("a", { href: `#/comment/${item.id}`, class: "button quiet", "aria-keyshortcuts": "h" },
       "History ", h("kbd", {}, "h"))),
   state.panel && state.panel.id === item.id ? panel(item) : null);
   return card;
+}
+
+// Who decided an approved or rejected comment, when, and why.
+function decisionLine(item) {
+  if (!item.decided_at) return null;
+  const reasons = (item.reasons || []).map((code) =>
+    state.catalogue.byCode.get(code)?.title ?? humanCode(code));
+  return h("p", { class: "decision" },
+    `${item.status === "approved" ? "Approved" : "Rejected"} by `,
+    h("bdi", {}, item.decided_by || "someone"), " ",
+    h("time", { datetime: item.decided_at, title: utc(item.decided_at) }, ago(item.decided_at)),
+    reasons.length ? ` · ${reasons.join(", ")}` : "",
+    item.note ? [" · note: ", h("bdi", { dir: "auto" }, item.note)] : null);
 }
 
 // What readers reported: open reports per guideline, most first, by the catalogue's names.
@@ -771,7 +837,7 @@ async function decide(item, action, body) {
 
 function removeItem(item) {
   state.items = state.items.filter((x) => x.id !== item.id);
-  state.total = Math.max(0, state.total - 1);
+  if (state.total !== null) state.total = Math.max(0, state.total - 1);
   if (state.panel && state.panel.id === item.id) state.panel = null;
   rerender(false);
 }
@@ -871,9 +937,9 @@ export function onKey(event, typing) {
     ArrowDown: () => select(state.selected + 1),
     k: () => select(state.selected - 1),
     ArrowUp: () => select(state.selected - 1),
-    a: () => { if (state.queue === "pending") approve(); },
+    a: () => { if (state.queue === "pending" || state.queue === "rejected") approve(); },
     d: () => dismiss(),
-    r: () => openPanel("reject"),
+    r: () => { if (state.queue !== "rejected") openPanel("reject"); },
     n: () => openPanel("note"),
     h: () => { const item = selectedItem(); if (item) location.hash = `#/comment/${item.id}`; },
     "/": () => state.root.querySelector("#search").focus(),
