@@ -2,7 +2,11 @@
 
 A million HTTP calls would take hours; this writes the same events the application
 would (submitted, screened, approved/rejected; encoded and sealed by the real codec) in
-large batches, moves the head row, and lets the projection runner rebuild the read models.
+large batches, moves the head row, and applies the real projections to each batch in the
+same transaction, as an append does: the read models and their checkpoints end at the
+log's head, so a bulk-loaded database serves at once (`moderation serve` replays only a
+database whose read models are behind, and a replay of millions of events takes many
+minutes).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from service.domain.events import (
 )
 from service.eventstore import chain
 from service.eventstore.codec import EventCodec, codec_factory
+from service.eventstore.store import EventStore, RecordedEvent
 from service.eventstore.tables import event_store_head, events
+from service.projections.runner import ProjectionRunner
 
 BODIES = ["A fair point about the camps at al-Hol.", "هذا رأي محترم عن المخيم",
           "ئەم هەواڵە زۆر گرنگە", "Ev nûçe gelek girîng e.", "What sh1t reporting"]
@@ -36,8 +42,10 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: float = 0.8,
               authors: int = 5000, batch: int = 5000, seed: int = 7,
-              progress=None) -> int:  # noqa: ANN001
-    """Append `comments` comments (about 2.8 events each); returns the new head position."""
+              progress=None, runner: ProjectionRunner | None = None) -> int:  # noqa: ANN001
+    """Append `comments` comments (about 2.8 events each) with their read models; returns
+    the new head position. The read models must be at the head before (a fresh or a
+    bulk-loaded database): otherwise the runner refuses, as it does for any append."""
     rnd = random.Random(seed)
     with write_transaction(engine) as conn:
         position = conn.execute(sa.select(event_store_head.c.last_position)).scalar_one()
@@ -46,6 +54,8 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
     rows: list[dict] = []
     version: dict[str, int] = {}
     codec_for = codec_factory(lambda: clock)
+    runner = runner or ProjectionRunner(EventStore(lambda: clock), codec_for)
+    changes: list[tuple[RecordedEvent, object]] = []
 
     def add(conn, stream: str, event, codec: EventCodec) -> None:  # noqa: ANN001
         nonlocal position, clock, previous
@@ -58,13 +68,18 @@ def bulk_load(engine: Engine, comments: int, *, articles: int = 50, decided: flo
                      "data": data, "metadata": {"actor": {"id": "bench", "role": "system"}},
                      "recorded_at": clock})
         rows[-1]["hash"] = previous = chain.link_row(previous, rows[-1])
+        row = rows[-1]
+        changes.append((RecordedEvent(position, row["event_id"], stream, row["version"], type_,
+                                      schema, data, row["metadata"], clock), event))
 
     def flush(conn) -> None:  # noqa: ANN001
         if rows:
             conn.execute(events.insert(), rows)
             conn.execute(event_store_head.update().values(last_position=position,
                                                           last_recorded_at=clock))
+            runner.apply(conn, changes)
             rows.clear()
+            changes.clear()
 
     with write_transaction(engine) as conn:
         codec = codec_for(conn)

@@ -22,11 +22,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(kind: str, database_url: str, workers: int):  # noqa: ANN201
+def running(kind: str, database_url: str, workers: int, *,  # noqa: ANN201
+            start_timeout: float = 60.0, env: dict[str, str] | None = None):
     """kind: 'service' (moderation serve) or 'baseline' (one plain INSERT)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "MODERATION_LOG_LEVEL": "WARNING",
-           "MODERATION_SUBMIT_RATE_LIMIT": "1000000/minute", "PYTHONPATH": str(ROOT)}
+           "MODERATION_SUBMIT_RATE_LIMIT": "1000000/minute", "PYTHONPATH": str(ROOT),
+           **(env or {})}
     if kind == "service":
         command = [sys.executable, "-m", "service.cli", "serve", "--port", str(port),
                    "--workers", str(workers)]
@@ -38,7 +40,7 @@ def running(kind: str, database_url: str, workers: int):  # noqa: ANN201
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 urllib.request.urlopen(base + ("/healthz" if kind == "service" else "/"),

@@ -33,11 +33,11 @@ class Queue(MethodView):
         score_key = "risk" if sort == "risk" else None
         after, after_risk = cursors.decode_scored(kind, args["cursor"],
                                                   scored=score_key is not None)
-        items, total = runtime().services.queries.queue(
+        items, total, position = runtime().services.queries.queue_at(
             sort=sort, article_id=args["article_id"], flag=args["flag"], after=after,
             after_risk=after_risk, limit=limit + 1, viewer=actor().id,
             unclaimed=args["unclaimed"])
-        return {"items": items[:limit], "total": total,
+        return {"items": items[:limit], "total": total, "position": position,
                 "next_cursor": cursors.next_cursor(kind, items, limit, "submitted_position",
                                                    score_key)}
 

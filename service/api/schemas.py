@@ -504,6 +504,9 @@ class QueuePageSchema(ma.Schema):
     next_cursor = fields.String(allow_none=True, required=True)
     total = fields.Integer(required=True, metadata={
         "description": "Pending comments matching the filter, on all pages."})
+    position = fields.Integer(metadata={"description": (
+        "The pending queue: the log position this page shows, read in the same snapshot. "
+        "Follow `GET /v1/events/stream?after=<position>` to miss no change to it.")})
 
 
 class SubmissionSchema(ma.Schema):

@@ -175,9 +175,22 @@ class ModerationQueries:
         """A page of the queue, each with its live claim, and the number of comments
         waiting (under the filters, claimed or not). With `unclaimed`, comments that
         someone other than `viewer` is handling are left out."""
+        items, total, _ = self.queue_at(sort=sort, article_id=article_id, flag=flag,
+                                        after=after, after_risk=after_risk, limit=limit,
+                                        viewer=viewer, unclaimed=unclaimed)
+        return items, total
+
+    def queue_at(self, *, sort: str = "oldest", article_id: str | None = None,
+                 flag: str | None = None, after: int | None = None,
+                 after_risk: float | None = None, limit: int = 50,
+                 viewer: str | None = None,
+                 unclaimed: bool = False) -> tuple[list[dict[str, Any]], int, int]:
+        """`queue`, and the log position the page shows (read in the same snapshot): a
+        client that follows the log after it misses no change to what it was shown."""
         now = self.clock()
         hidden = claimed_by_others(viewer or "", now) if unclaimed else None
         with read_transaction(self.engine) as conn:
+            position = self.store.head(conn)
             page = queue.queue_page(conn, sort=sort, article_id=article_id, flag=flag,
                                     after=after, after_risk=after_risk, limit=limit,
                                     hidden=hidden)
@@ -192,7 +205,7 @@ class ModerationQueries:
                 total = queue.count_pending(conn, article_id=article_id, flag=flag)
         return [{**details[r["comment_id"]], **r, "claim": held.get(r["comment_id"]),
                  "author": standing.get(details[r["comment_id"]]["author_id"])}
-                for r in page], total
+                for r in page], total, position
 
     def search(self, **filters: Any) -> list[dict[str, Any]]:
         """Comments matching text and filters, newest first (see projections.search)."""

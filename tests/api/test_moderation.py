@@ -41,6 +41,20 @@ def test_queue_lists_pending_oldest_first_with_total(client, article, tokens, cl
         ids[::-1]
 
 
+def test_a_queue_page_says_the_log_position_it_shows(client, article, tokens, services):
+    """A dashboard follows the stream after the page's own position: nothing between the
+    page and the stream is missed, with no second request for the head."""
+    assert queue(client, tokens.moderator)["position"] == head(services)
+    shown = submitted_id(client, article)
+    page = queue(client, tokens.moderator)
+    assert page["position"] == head(services)
+    assert [i["id"] for i in page["items"]] == [shown]
+    later = submitted_id(client, article)
+    feed = client.get(f"/v1/events?after={page['position']}", headers=bearer(
+        tokens.moderator)).get_json()["items"]
+    assert {e["data"]["comment_id"] for e in feed} == {later}
+
+
 @pytest.mark.parametrize("sort", ["oldest", "newest", "risk"])
 def test_queue_cursor_pages_through_everything_once(client, article, tokens, clock, sort):
     ids = set()
@@ -86,11 +100,12 @@ def test_queue_filters_by_article(client, article, tokens, services):
     assert queue(client, tokens.moderator, article_id="nothing")["total"] == 0
 
 
-def test_decided_comments_leave_the_queue(client, article, tokens):
+def test_decided_comments_leave_the_queue(client, article, tokens, services):
     a, b = submitted_id(client, article), submitted_id(client, article)
     assert approve(client, tokens.moderator, a).status_code == 200
     assert reject(client, tokens.moderator, b, ["off_topic"]).status_code == 200
-    assert queue(client, tokens.moderator) == {"items": [], "next_cursor": None, "total": 0}
+    assert queue(client, tokens.moderator) == {"items": [], "next_cursor": None, "total": 0,
+                                               "position": head(services)}
 
 
 def test_comment_has_etag_and_honours_if_none_match(client, article, tokens):

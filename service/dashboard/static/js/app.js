@@ -1,7 +1,7 @@
 // The dashboard's shell: sign in and out, the router (#/queue, #/comment/ID, #/audit,
 // #/stats), the help overlay and the keys that work everywhere.
 
-import { ApiError, call, onUnauthorized, setToken, token } from "./api.js";
+import { ApiError, call, onUnauthorized, query, setToken, token } from "./api.js";
 import { $, announce, clear, h } from "./dom.js";
 import * as queue from "./queue.js";
 
@@ -30,7 +30,8 @@ async function loadView(name) {
 async function whoAmI() {
   const admin = call("/v1/webhooks/endpoints", { probe: true }).then(() => true, () => false);
   try {
-    await call("/v1/queue?limit=1", { probe: true });
+    const { data } = await call(`/v1/queue${query(queue.FIRST_PAGE)}`, { probe: true });
+    queue.offerFirstPage(data);
   } catch (error) {
     if (error.status !== 403) throw error;
     await call("/v1/stats", { probe: true });
@@ -63,6 +64,9 @@ async function signIn(value) {
       : `Could not sign in: ${error.message}`);
     return;
   }
+  // the hidden form keeps the focus until the next frame: hand it to the page now, so
+  // the first card can take it as soon as it is drawn
+  if ($("#signin").contains(document.activeElement)) $("#main").focus({ preventScroll: true });
   $("#signin").hidden = true;
   $("#top").hidden = false;
   $("#who").textContent = `Signed in as ${session.role}`;

@@ -18,7 +18,7 @@ const COUNTED = ["pending", "reported"];
 const DECIDED = new Set(["approved", "rejected"]);
 const GONE_AFTER_MS = 4000;
 
-const PAGE = 50;
+const PAGE = 50;  // FIRST_PAGE's limit
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/;
 let state = null;
 
@@ -51,18 +51,23 @@ function freshState(root, role) {
   };
 }
 
-// The log's head and the guidelines, asked while the shell finds out what the token may
-// do, so the first queue page waits for one round trip fewer. The head is read before the
-// first page is asked for either way (the stream starts there, missing nothing).
-let early = null;
+// The shell finds out what the token may do by asking for the first queue page itself
+// (FIRST_PAGE) and hands the answer over, with the guidelines asked meanwhile: the first
+// page costs one round trip after sign-in. The page says the log position it shows, where
+// the live stream starts, so nothing that happens after it is missed.
+export const FIRST_PAGE = { sort: "oldest", limit: 50 };
+let offered = null;
+
+export function prefetch() {
+  guidelines();
+}
+
+export function offerFirstPage(data) {
+  offered = { data, at: Date.now() };
+}
 
 function readHead() {
   return call("/readyz", { auth: false }).then(({ data }) => data.log_head, () => null);
-}
-
-export function prefetch() {
-  early = { head: readHead(), at: Date.now() };
-  guidelines();
 }
 
 export async function mount(root, { role }) {
@@ -75,9 +80,11 @@ export async function mount(root, { role }) {
   }
   // the log position before the first page: the stream starts there, so nothing that
   // happens while the page loads is missed (what it repeats is recognised by id)
-  const fresh = early && Date.now() - early.at < 10000 ? early.head : readHead();
-  early = null;
-  const [catalogue, head] = await Promise.all([guidelines(), fresh]);
+  const first = offered && Date.now() - offered.at < 10000
+    && Number.isInteger(offered.data.position) ? offered.data : null;
+  offered = null;
+  const [catalogue, head] = await Promise.all([guidelines(),
+    first ? first.position : readHead()]);
   if (!state || state.root !== root) return;
   state.catalogue = catalogue;
   root.append(toolbar(), h("p", { class: "summary", id: "queue-summary", "aria-live": "polite" }),
@@ -86,7 +93,7 @@ export async function mount(root, { role }) {
     h("div", { class: "cards", id: "cards", role: "list", "aria-label": "Pending comments" }),
     h("p", { class: "more" }, h("button", { type: "button", id: "more", hidden: true,
       onclick: () => load(true) }, "Load more")));
-  await load(false);
+  await load(false, false, first);
   refreshCounts();
   if (state && state.root === root && head !== null) {
     state.stream = follow({ after: head, types: LIVE_TYPES, onEvent, onClaim,
@@ -453,7 +460,7 @@ function toolbar() {
         "aria-keyshortcuts": "/", oninput: (e) => { f.text = e.target.value.toLowerCase(); render(); } })));
 }
 
-async function load(more, force = false) {
+async function load(more, force = false, given = null) {
   if (!state || (state.loading && !force)) return;
   state.loading = true;
   const f = state.filters;
@@ -465,7 +472,7 @@ async function load(more, force = false) {
         unclaimed: f.unclaimed ? "true" : null };
   try {
     const path = DECIDED.has(queue) ? "/v1/comments" : "/v1/queue";
-    const { data } = await call(`${path}${query({ ...params,
+    const { data } = given ? { data: given } : await call(`${path}${query({ ...params,
       cursor: more ? state.nextCursor : null })}`);
     if (!state || state.queue !== queue) return;
     if (!more) { state.items = []; state.selected = 0; }
