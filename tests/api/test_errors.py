@@ -359,3 +359,27 @@ def test_the_413_message_names_the_limit(client, api_settings):
                            content_type="application/json")
     body = assert_error(response, 413, "request_too_large")
     assert body["message"] == "The request body is larger than the limit of 65536 bytes."
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422,
+                                    428, 500, 503])
+def test_every_http_status_has_its_code_and_message(app, client, status):
+    """Whatever raises a plain HTTP error (routing, werkzeug, a library), the body has the
+    service's code for the status and, where the service has one, its sentence."""
+    from werkzeug.exceptions import default_exceptions
+
+    from service.api.errors import HTTP_CODES, HTTP_MESSAGES
+
+    error = default_exceptions[status]()
+    if status == 405:
+        error = default_exceptions[405](valid_methods=["GET"])
+    _raising(app, error)
+    response = client.get("/v1/guidelines")
+    body = assert_error(response, status, HTTP_CODES[status])
+    if status == 413:
+        assert body["message"] == HTTP_MESSAGES[413].format(limit=65536)
+    elif status in HTTP_MESSAGES:
+        assert body["message"] == HTTP_MESSAGES[status]
+    else:
+        assert body["message"] == _sentence(error.description)
+    assert ("Allow" in response.headers) == (status == 405)
