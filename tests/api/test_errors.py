@@ -362,7 +362,7 @@ def test_the_413_message_names_the_limit(client, api_settings):
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422,
-                                    428, 500, 503])
+                                    428, 429, 500, 503])
 def test_every_http_status_has_its_code_and_message(app, client, status):
     """Whatever raises a plain HTTP error (routing, werkzeug, a library), the body has the
     service's code for the status and, where the service has one, its sentence."""
@@ -375,7 +375,21 @@ def test_every_http_status_has_its_code_and_message(app, client, status):
         error = default_exceptions[405](valid_methods=["GET"])
     _raising(app, error)
     response = client.get("/v1/guidelines")
-    body = assert_error(response, status, HTTP_CODES[status])
+    codes = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+             405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+             412: "precondition_failed", 413: "request_too_large",
+             415: "unsupported_media_type", 422: "validation_failed",
+             428: "precondition_required", 429: "rate_limited", 500: "internal_error",
+             503: "service_unavailable"}
+    assert codes == HTTP_CODES
+    body = assert_error(response, status, codes[status])
+    sentences = {404: "No such resource.", 405: "This method is not allowed on this resource.",
+                 422: "The request is not valid; see errors for each field.",
+                 429: "Too many requests from this address; retry after the time in "
+                      "Retry-After.",
+                 500: "Something went wrong on our side; it has been logged."}
+    if status in sentences:
+        assert body["message"] == sentences[status]
     if status == 413:
         assert body["message"] == HTTP_MESSAGES[413].format(limit=65536)
     elif status in HTTP_MESSAGES:
