@@ -142,6 +142,9 @@ def _build(shape: tuple) -> Any:
     if kind == "delete_in":
         (key,) = rest
         return table.delete().where(table.c[key].in_(sa.bindparam("_keys", expanding=True)))
+    if kind == "delete_any":
+        (key,) = rest
+        return table.delete().where(table.c[key] == _any_of(table.c[key]))
     if kind == "upsert_add":
         dialect, keys, names = rest
         row = {c.name: sa.bindparam(c.name, type_=c.type) for c in table.columns}
@@ -153,11 +156,13 @@ def _build(shape: tuple) -> Any:
         return statement.on_conflict_do_update(
             index_elements=list(keys),
             set_={n: table.c[n] + statement.excluded[n] for n in names})
-    if kind in ("select", "select_in"):
+    if kind in ("select", "select_in", "select_any"):
         key, names = rest
         query = sa.select(*(table.c[n] for n in names)) if names else sa.select(table)
         if kind == "select":
             return query.where(table.c[key] == sa.bindparam("_key"))
+        if kind == "select_any":
+            return query.where(table.c[key] == _any_of(table.c[key]))
         return query.where(table.c[key].in_(sa.bindparam("_keys", expanding=True)))
     if kind == "add":
         keys, names = rest
@@ -165,6 +170,14 @@ def _build(shape: tuple) -> Any:
             *(table.c[k] == sa.bindparam(f"_k_{k}") for k in keys)
         ).values({n: table.c[n] + sa.bindparam(f"_d_{n}") for n in names})
     raise ValueError(kind)
+
+
+def _any_of(column: sa.Column) -> Any:
+    """= ANY(:_keys), one array parameter (PostgreSQL): compiled once, where an IN list of
+    500 is re-rendered, and re-parsed by the driver, for every batch a replay sends."""
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return sa.any_(sa.bindparam("_keys", type_=ARRAY(column.type)))
 
 
 def update_statement(table: sa.Table, key: str, names: tuple[str, ...]) -> Any:
@@ -181,10 +194,12 @@ def rows_by_keys(conn: Connection, table: sa.Table, key: str, keys: Any,
     if len(keys) == 1:
         return conn.execute(_statement(("select", table, key, names)),
                             {"_key": keys[0]}).all()
+    kind, size = ("select_any", 5000) if conn.dialect.name == "postgresql" \
+        else ("select_in", 500)
     found = []
-    for i in range(0, len(keys), 500):
-        found += conn.execute(_statement(("select_in", table, key, names)),
-                              {"_keys": keys[i:i + 500]}).all()
+    for i in range(0, len(keys), size):
+        found += conn.execute(_statement((kind, table, key, names)),
+                              {"_keys": keys[i:i + size]}).all()
     return found
 
 
@@ -194,8 +209,10 @@ def delete_keys(conn: Connection, table: sa.Table, key: str, keys: Any) -> None:
     if len(keys) == 1:
         conn.execute(_statement(("delete", table, key)), {"_key": keys[0]})
         return
-    for i in range(0, len(keys), 500):
-        conn.execute(_statement(("delete_in", table, key)), {"_keys": keys[i:i + 500]})
+    kind, size = ("delete_any", 5000) if conn.dialect.name == "postgresql" \
+        else ("delete_in", 500)
+    for i in range(0, len(keys), size):
+        conn.execute(_statement((kind, table, key)), {"_keys": keys[i:i + size]})
 
 
 COPY_THRESHOLD = 200
