@@ -197,17 +197,17 @@ class EventStore:
         """The global feed, in position order, starting after `after`; `limit` counts the
         events returned, after `types` and `exclude_types` have filtered them."""
         if not types and not stream_prefix and conn.dialect.name == "postgresql":
-            # the hot path of every feed page and replay batch: the driver's own rows,
+            # the hot path of every feed page and replay batch: the driver's own values,
             # already typed (JSONB parsed by the engine's loader, UTC timestamps), with
-            # no SQLAlchemy row or type processing per event
+            # no type processing per event; through SQLAlchemy still, so a lost
+            # connection is recognised, invalidated and reported as any other
             end = to_position if to_position is not None else _NO_END
-            cursor = conn.connection.driver_connection.cursor()
             if exclude_types:
-                cursor.execute(_PG_READ_ALL_EXCLUDING,
-                               (after, end, sorted(exclude_types), limit))
+                rows = conn.exec_driver_sql(_PG_READ_ALL_EXCLUDING,
+                                            (after, end, sorted(exclude_types), limit))
             else:
-                cursor.execute(_PG_READ_ALL, (after, end, limit))
-            return [RecordedEvent(*row) for row in cursor.fetchall()]
+                rows = conn.exec_driver_sql(_PG_READ_ALL, (after, end, limit))
+            return [RecordedEvent(*row) for row in rows.fetchall()]
         query = sa.select(*_COLUMNS).where(events.c.position > after)
         if types:
             query = query.where(events.c.type.in_(list(types)))
