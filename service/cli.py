@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 import click
@@ -19,6 +16,7 @@ from .cli_webhooks import webhooks
 from .config import Settings
 from .domain.errors import DomainError
 from .eventstore import chain
+from .logs import quiet
 
 CLI_ACTOR = Actor(id="cli", role="admin")
 
@@ -304,14 +302,14 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     try:
         if services.queries.head() == 0:
             click.echo("empty database: loading the demo data…", err=True)
-            with _quiet("service.application"):  # one line per seeded comment otherwise
+            with quiet("service.application"):  # one line per seeded comment otherwise
                 report = seed(services, load_seed(DEFAULT_SEED))
             click.echo(f"seeded {report.comments_created} comments and "
                        f"{report.decisions_made} decisions", err=True)
         made, ctx = [], Context(Actor(id="demo", role="admin"))
         with read_transaction(services.engine) as conn:
             old = api_tokens.list_tokens(conn, include_revoked=False)
-        with _quiet("service.application"):  # the tokens are printed below
+        with quiet("service.application"):  # the tokens are printed below
             for info in old:
                 if info.name.startswith("demo-"):
                     services.access.revoke_token(info.id, ctx=ctx)
@@ -331,17 +329,6 @@ def demo(settings: Settings, host: str, port: int, workers: int) -> None:
     click.echo(f"moderate in the browser: http://{host}:{port}/dashboard/ "
                "(sign in with a token above)")
     run(settings, host=host, port=port, workers=workers, timeout=30)
-
-
-@contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 @main.group()

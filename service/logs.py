@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from flask import g, has_request_context
@@ -59,3 +61,16 @@ def configure(level: str, log_format: str) -> None:
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+
+
+@contextmanager
+def quiet(logger_name: str) -> Iterator[None]:
+    """Hold back a logger's INFO lines for a block whose caller says in one line what
+    happened (a seed, a schema upgrade); warnings still come through."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(max(logging.WARNING, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

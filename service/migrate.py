@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from alembic import command
@@ -14,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from .config import Settings
+from .logs import quiet
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,17 +34,10 @@ def downgrade(settings: Settings, revision: str, engine: Engine | None = None) -
     command.downgrade(alembic_config(settings, engine), revision)
 
 
-@contextmanager
-def quietly() -> Iterator[None]:
+def quietly() -> AbstractContextManager[None]:
     """Alembic's own INFO lines (one per migration, two per connection) held back; callers
     log one line saying what changed."""
-    alembic_log = logging.getLogger("alembic")
-    level = alembic_log.level
-    alembic_log.setLevel(max(logging.WARNING, alembic_log.getEffectiveLevel()))
-    try:
-        yield
-    finally:
-        alembic_log.setLevel(level)
+    return quiet("alembic")
 
 
 def head_revision() -> str | None:

@@ -182,7 +182,6 @@ def _handle_domain_error(error: DomainError) -> Response:
 
 
 def _version_conflict(error: StaleVersion) -> Response:
-
     current = None
     headers: dict[str, str] = {}
     if error.current is not None:

@@ -67,11 +67,14 @@ class Timestamp(fields.AwareDateTime):
             raise self.make_error("invalid", input=value, obj_type="datetime") from None
 
 
+# what _no_controls refuses, as OpenAPI readers (and fuzzers) see it
+NO_CONTROLS = r"^[^\u0000-\u001f\u007f]*$"
+
+
 def FilterText(**kwargs: object) -> fields.String:  # noqa: N802 - a field factory
     """A query filter: 1..200 characters, none of them a control character (PostgreSQL
     cannot store NUL, and no id, code or name holds one)."""
-    # the pattern tells OpenAPI readers (and fuzzers) what _no_controls refuses
-    metadata = {"pattern": r"^[^\u0000-\u001f\u007f]*$", **kwargs.pop("metadata", {})}  # type: ignore[dict-item]
+    metadata = {"pattern": NO_CONTROLS, **kwargs.pop("metadata", {})}  # type: ignore[dict-item]
     return fields.String(validate=[validate.Length(min=1, max=200), _no_controls],
                          metadata=metadata, **kwargs)
 
@@ -216,7 +219,7 @@ class ReportSchema(ma.Schema):
 
 class BulkItemInSchema(StrictSchema):
     comment_id = fields.String(required=True, validate=_no_controls, metadata={
-        "pattern": r"^[^\u0000-\u001f\u007f]*$",
+        "pattern": NO_CONTROLS,
         "description": "The comment's id; one that is no comment's is that item's 404."})
     expected_version = fields.Integer(strict=True, required=True,
                                       validate=validate.Range(min=0, max=MAX_POSITION))
