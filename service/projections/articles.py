@@ -18,7 +18,7 @@ from ..domain.events import (
     CommentRejected,
     CommentSubmitted,
 )
-from .base import Change, Projection, RowBatch, add_counts
+from .base import Change, HeldRows, Projection, RowBatch, add_counts
 
 articles = sa.Table(
     "articles",
@@ -45,7 +45,12 @@ class ArticleProjection(Projection):
     name = "articles"
     live_tables = (articles,)
 
+    _held: HeldRows | None = None
+
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
+        if self.replay:
+            self._replay(conn, changes)
+            return
         (table,) = self.tables
         rows = RowBatch(table, "article_id")
         counts: dict[tuple, dict[str, int]] = {}
@@ -72,6 +77,50 @@ class ArticleProjection(Projection):
                     _bump(counts, event.article_id, **{event.previous_status: -1, new: 1})
         rows.flush(conn)
         add_counts(conn, table, counts, ["article_id"])
+
+    def _replay(self, conn: Connection, changes: Sequence[Change]) -> None:
+        """The same changes applied to every article's row held in memory, in log order."""
+        (table,) = self.tables
+        held = self._held
+        if held is None:
+            held = self._held = HeldRows(table, ["article_id"])
+        held.load(conn, {e.article_id for _, e in changes if hasattr(e, "article_id")})
+
+        def count(article_id: str, **deltas: int) -> None:
+            row = held.get(article_id)
+            if row is None:  # as `upsert_add` makes a missing row: zeros, then the counts
+                row = held.add({"article_id": article_id, **{
+                    c.name: 0 for c in table.columns if c.name != "article_id"}})
+            for name, delta in deltas.items():
+                row[name] += delta
+
+        for recorded, event in changes:
+            match event:
+                case ArticleRegistered():
+                    held.add(dict(
+                        article_id=event.article_id, title=event.title, url=event.url,
+                        language=event.language, published_at=event.published_at,
+                        summary=event.summary, registered_at=event.registered_at,
+                        pending=0, approved=0, rejected=0, closed=False, closed_message=None,
+                        closed_at=None, closed_by=None, version=recorded.version))
+                case ArticleClosed():
+                    if (row := held.get(event.article_id)) is not None:
+                        row.update(closed=True, closed_message=event.message,
+                                   closed_at=event.closed_at, closed_by=event.moderator_id,
+                                   version=recorded.version)
+                case ArticleReopened():
+                    if (row := held.get(event.article_id)) is not None:
+                        row.update(closed=False, closed_message=None, closed_at=None,
+                                   closed_by=None, version=recorded.version)
+                case CommentSubmitted():
+                    count(event.article_id, pending=1)
+                case CommentApproved() | CommentRejected():
+                    new = "approved" if isinstance(event, CommentApproved) else "rejected"
+                    count(event.article_id, **{event.previous_status: -1, new: 1})
+
+    def flush(self, conn: Connection) -> None:
+        if self._held is not None:
+            self._held.flush(conn)
 
 
 def _bump(counts: dict[tuple, dict[str, int]], article_id: str, **deltas: int) -> None:

@@ -28,7 +28,15 @@ from ..domain.events import (
     CommentSubmitted,
 )
 from ..domain.sanctions import BANNED, SUSPENDED, current_sanction
-from .base import Change, Projection, RowBatch, bulk_insert, rows_by_keys, update_statement
+from .base import (
+    Change,
+    HeldRows,
+    Projection,
+    RowBatch,
+    bulk_insert,
+    rows_by_keys,
+    update_statement,
+)
 from .comments import comment_state
 
 Position = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -100,13 +108,23 @@ class AuthorProjection(Projection):
         wanted = set(author_of.values()) | {
             r.stream_id for r, _ in changes if r.stream_id.startswith(AUTHOR_STREAM_PREFIX)}
         rows: dict[str, dict[str, Any]] = {}
-        if wanted:
-            for row in rows_by_keys(conn, standing, "author_id", wanted):
-                rows[row.author_id] = dict(row._mapping)
-        stored = set(rows)
+        if self.replay:  # every author's row held across the replay's batches
+            held = self._held
+            if held is None:
+                held = self._held = HeldRows(standing, ["author_id"])
+            held.load(conn, wanted)
 
-        def author(author_id: str) -> dict[str, Any]:
-            return rows.setdefault(author_id, empty_standing(author_id))
+            def author(author_id: str) -> dict[str, Any]:
+                row = held.get(author_id)
+                return row if row is not None else held.add(empty_standing(author_id))
+        else:
+            if wanted:
+                for row in rows_by_keys(conn, standing, "author_id", wanted):
+                    rows[row.author_id] = dict(row._mapping)
+
+            def author(author_id: str) -> dict[str, Any]:
+                return rows.setdefault(author_id, empty_standing(author_id))
+        stored = set(rows)
 
         for recorded, event in changes:
             if recorded.stream_id.startswith(AUTHOR_STREAM_PREFIX):
@@ -149,6 +167,11 @@ class AuthorProjection(Projection):
             names = tuple(c.name for c in standing.columns if c.name != "author_id")
             conn.execute(update_statement(standing, "author_id", names), updates)
 
+    _held: HeldRows | None = None
+
+    def flush(self, conn: Connection) -> None:
+        if self._held is not None:
+            self._held.flush(conn)
 
     def _apply_inline(self, conn: DeferredWrites, changes: Sequence[Change]) -> bool:
         """One command's events written without reading a row under the log's lock: the

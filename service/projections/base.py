@@ -35,15 +35,23 @@ class Projection:
     reads: ClassVar[tuple[sa.Table, ...]] = ()
 
     def __init__(self, tables: tuple[sa.Table, ...] | None = None,
-                 sources: dict[str, sa.Table] | None = None):
+                 sources: dict[str, sa.Table] | None = None, *, replay: bool = False):
         self.tables = tables or self.live_tables
         self.sources = tuple((sources or {}).get(t.name, t) for t in self.reads)
+        # A rebuild's copy: nothing else writes its tables, so it may keep rows in memory
+        # from one batch to the next and write them once (`flush`); live projections never
+        # do, their tables are shared with every other process.
+        self.replay = replay
 
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         """Apply events in order. Projections that see many events per call (a rebuild
         replays thousands at a time) override this to merge writes in memory."""
         for recorded, event in changes:
             self.apply(conn, event, recorded)
+
+    def flush(self, conn: Connection) -> None:
+        """A replay: write what is held in memory. The runner calls it at the end of each
+        run of batches (before the indexes are built, and before the switch)."""
 
     def apply(self, conn: Connection, event: DomainEvent, recorded: RecordedEvent) -> None:
         self.apply_all(conn, [(recorded, event)])
@@ -112,6 +120,68 @@ class RowBatch:
         self.inserts, self.updates, self.deletes = {}, {}, set()
 
 
+class HeldRows:
+    """A replay's rows of one small table that nearly every batch changes (author standing,
+    article counts, moderator days), kept in memory across batches and written by
+    `flush`: new rows by COPY, changed stored rows by one executemany. Read back and
+    rewritten in every batch, they cost a query and thousands of updates per batch.
+
+    Until `limit` rows are held, what is held is the whole table (the replay made every
+    row of it): a key not held has no row. Past it, everything is written and let go, and
+    a key not held is looked up in the table."""
+
+    def __init__(self, table: sa.Table, keys: Sequence[str], limit: int | None = 200_000):
+        self.table = table
+        self.keys = tuple(keys)
+        self.limit = limit
+        self.rows: dict[Any, dict[str, Any]] = {}
+        self.stored: set[Any] = set()
+        self.dirty: set[Any] = set()
+        self.complete = True
+
+    def key_of(self, row: dict[str, Any]) -> Any:
+        return row[self.keys[0]] if len(self.keys) == 1 else tuple(row[k] for k in self.keys)
+
+    def load(self, conn: Connection, keys: Any) -> None:
+        """Make sure every stored row among `keys` is held (a no-op while complete)."""
+        if self.complete:
+            return
+        if len(self.keys) != 1:
+            raise ValueError("rows of a table of composite keys are held whole")
+        missing = [k for k in keys if k not in self.rows]
+        if missing:
+            for row in rows_by_keys(conn, self.table, self.keys[0], missing):
+                key = self.key_of(row._mapping)
+                self.rows[key] = dict(row._mapping)
+                self.stored.add(key)
+
+    def get(self, key: Any) -> dict[str, Any] | None:
+        row = self.rows.get(key)
+        if row is not None:
+            self.dirty.add(key)
+        return row
+
+    def add(self, row: dict[str, Any]) -> dict[str, Any]:
+        key = self.key_of(row)
+        self.rows[key] = row
+        self.dirty.add(key)
+        return row
+
+    def flush(self, conn: Connection, *, let_go: bool = False) -> None:
+        bulk_insert(conn, self.table, [self.rows[k] for k in self.dirty
+                                       if k not in self.stored])
+        changed = [self.rows[k] for k in self.dirty if k in self.stored]
+        if changed:
+            names = tuple(c.name for c in self.table.columns if c.name not in self.keys)
+            statement = _statement(("update_by", self.table, self.keys, names))
+            conn.execute(statement, [{**{f"_k_{k}": r[k] for k in self.keys},
+                                      **{f"_{n}": r[n] for n in names}} for r in changed])
+        self.stored.update(self.dirty)
+        self.dirty = set()
+        if let_go or (self.limit is not None and len(self.rows) > self.limit):
+            self.rows, self.stored, self.complete = {}, set(), False
+
+
 # Statements built once per shape: constructing and cache-keying a construct on every
 # inline append cost more Python than the database spent running it. Keys hold the table
 # itself (a rebuild's shadow tables are new objects), so the cache is bounded.
@@ -135,6 +205,11 @@ def _build(shape: tuple) -> Any:
     if kind == "update":
         key, names = rest
         return table.update().where(table.c[key] == sa.bindparam("_key")).values(
+            {n: sa.bindparam(f"_{n}") for n in names})
+    if kind == "update_by":
+        keys, names = rest
+        return table.update().where(
+            *(table.c[k] == sa.bindparam(f"_k_{k}") for k in keys)).values(
             {n: sa.bindparam(f"_{n}") for n in names})
     if kind == "delete":
         (key,) = rest

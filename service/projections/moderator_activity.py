@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..db import metadata
 from ..domain.events import CommentApproved, CommentRejected
-from .base import Change, Projection, add_counts
+from .base import Change, HeldRows, Projection, add_counts
 
 moderator_daily = sa.Table(
     "moderator_daily",
@@ -27,6 +27,8 @@ class ModeratorActivityProjection(Projection):
     name = "moderator_daily"
     live_tables = (moderator_daily,)
 
+    _held: HeldRows | None = None
+
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         (table,) = self.tables
         counts: dict[tuple, dict[str, int]] = {}
@@ -38,7 +40,22 @@ class ModeratorActivityProjection(Projection):
             row[name] = row.get(name, 0) + 1
             if event.previous_status != "pending":
                 row["reversals"] = row.get("reversals", 0) + 1
-        add_counts(conn, table, counts, ["moderator_id", "day"])
+        if not self.replay:
+            add_counts(conn, table, counts, ["moderator_id", "day"])
+            return
+        # a replay: every moderator's days held in memory (a few thousand rows a year)
+        held = self._held
+        if held is None:
+            held = self._held = HeldRows(table, ["moderator_id", "day"], limit=None)
+        for key, increments in counts.items():
+            row = held.get(key) or held.add(dict(
+                moderator_id=key[0], day=key[1], approved=0, rejected=0, reversals=0))
+            for name, n in increments.items():
+                row[name] += n
+
+    def flush(self, conn: Connection) -> None:
+        if self._held is not None:
+            self._held.flush(conn)
 
 
 def activity(conn: Connection, since=None, until=None) -> list[dict[str, Any]]:  # noqa: ANN001

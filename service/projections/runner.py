@@ -158,18 +158,24 @@ class ProjectionRunner:
         tables = [t for cls in self.projection_types for t in cls.live_tables]
         versions = table_versions(engine.dialect.name, tables)
         fresh = {t.name: versions.shadow[t.name] for t in tables}
-        replicas = [cls(tables=tuple(fresh[t.name] for t in cls.live_tables), sources=fresh)
-                    for cls in self.projection_types]
+        replicas = [cls(tables=tuple(fresh[t.name] for t in cls.live_tables), sources=fresh,
+                        replay=True) for cls in self.projection_types]
         done = {"applied": 0, "position": 0}
 
         def replay_to(target: int, size: int = batch_size) -> None:
+            held = False
             for batch in self._prefetched(engine, target, size, after=done["position"]):
                 with write_transaction(engine) as conn:
-                    self._replay(conn, replicas, batch)
+                    # what the replicas hold is written at the end of the run
+                    held = batch[-1].position < target
+                    self._replay(conn, replicas, batch, flush=not held)
                 done["position"] = batch[-1].position
                 done["applied"] += len(batch)
                 if progress:
                     progress(done["applied"], target)
+            if held:  # the log ended short of the target (never, with gapless positions)
+                with write_transaction(engine) as conn:
+                    self._flush(conn, replicas)
 
         snapshot: Connection | None = None
         versions.prepare(engine)
@@ -332,11 +338,20 @@ class ProjectionRunner:
             reader.join()
 
     def _replay(self, conn: Connection, replicas: list[Projection],
-                batch: list[RecordedEvent]) -> None:
+                batch: list[RecordedEvent], *, flush: bool = True) -> None:
         codec = self.codec_for(conn)
         changes = list(zip(batch, codec.decode_all(batch), strict=True))
         for replica in replicas:
             replica.apply_all(conn, changes)
+        if flush:
+            self._flush(conn, replicas)
+
+    @staticmethod
+    def _flush(conn: Connection, replicas: list[Projection]) -> None:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # all rows held at once
+        for replica in replicas:
+            replica.flush(conn)
 
 
 def _bytewise(conn: Connection, column: sa.Column) -> sa.ColumnElement:
