@@ -7,7 +7,8 @@
 (bench/bulk.py) of events only, then builds the read models by one rebuild: loading with
 the projections applied inline runs at a few thousand events a second, a replay several
 times that. `probe` rebuilds, with the switch, in a fresh process per run (its peak
-memory is the rebuild's own), and prints events/s with the load average. `--tree` runs
+memory is the rebuild's own), and prints events/s with the load average and the CPU
+seconds the rebuild's process used (on a shared machine a steadier figure than time). `--tree` runs
 the rebuild of another checkout of the service (the code before a change) on the same
 database, so before and after can alternate in the same minutes.
 """
@@ -67,6 +68,8 @@ def probe(url: str, tree: Path, batch_size: int = 5000) -> dict:
             "print(json.dumps({'events':r.events,'seconds':round(d,2),"
             "'events_per_s':round(r.events/d),'identical':r.identical,"
             "'differences':[x.table for x in r.differences],'locked_ms':r.locked_ms,"
+            "'cpu_s':round(resource.getrusage(resource.RUSAGE_SELF).ru_utime"
+            "+resource.getrusage(resource.RUSAGE_SELF).ru_stime,1),"
             "'peak_rss_mb':round(resource.getrusage(resource.RUSAGE_SELF)"
             ".ru_maxrss/1024,1)}))")
     before = os.getloadavg()

@@ -83,10 +83,21 @@ class ReportProjection(Projection):
     live_tables = (reported_comments, report_reasons, comment_reporters, report_resolutions)
     reads = (comment_state,)
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._reported: set[str] = set()  # a replay's comments with a report row
+
     def apply_all(self, conn: Connection, changes: Sequence[Change]) -> None:
         table, reasons, reporters, resolutions = self.tables
         relevant = [(r, e) for r, e in changes if isinstance(
             e, CommentReported | CommentReportsDismissed | CommentRejected | CommentApproved)]
+        if self.replay:
+            # a decision changes nothing here for a comment never reported, and a replay
+            # knows every comment it has given a row: no lookup for the others
+            reported = self._reported
+            reported.update(e.comment_id for _, e in relevant
+                            if isinstance(e, CommentReported))
+            relevant = [(r, e) for r, e in relevant if e.comment_id in reported]
         if not relevant:
             return
         if isinstance(conn, DeferredWrites) and _resolve_inline(conn, self.tables, relevant):

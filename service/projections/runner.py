@@ -38,7 +38,7 @@ from ..eventstore.codec import CodecFactory
 from .admin_actions import AdminActionsProjection
 from .articles import ArticleProjection
 from .authors import AuthorProjection
-from .base import Projection, checkpoints
+from .base import Change, Projection, checkpoints
 from .comments import CommentStateProjection
 from .decision_log import DecisionLogProjection
 from .moderator_activity import ModeratorActivityProjection
@@ -167,9 +167,9 @@ class ProjectionRunner:
             for batch in self._prefetched(engine, target, size, after=done["position"]):
                 with write_transaction(engine) as conn:
                     # what the replicas hold is written at the end of the run
-                    held = batch[-1].position < target
-                    self._replay(conn, replicas, batch, flush=not held)
-                done["position"] = batch[-1].position
+                    held = batch[-1][0].position < target
+                    self._replay(conn, replicas, changes=batch, flush=not held)
+                done["position"] = batch[-1][0].position
                 done["applied"] += len(batch)
                 if progress:
                     progress(done["applied"], target)
@@ -288,20 +288,25 @@ class ProjectionRunner:
         conn.execute(checkpoints.insert(),
                      [{"name": name, "position": position} for name in self.names])
 
+    def _decoded(self, conn: Connection, batch: list[RecordedEvent]) -> list[Change]:
+        return list(zip(batch, self.codec_for(conn).decode_all(batch), strict=True))
+
     def _prefetched(self, engine: Engine, target: int, batch_size: int,
-                    after: int = 0) -> Iterator[list[RecordedEvent]]:
-        """Batches of the log after `after` up to `target`, read one step ahead on another
-        connection, so reading and parsing the next batch overlaps writing this one. At
-        most two batches wait in memory. An in-memory database has one connection: read in
-        turn."""
+                    after: int = 0) -> Iterator[list[Change]]:
+        """Batches of the log after `after` up to `target`, decoded, each event with its
+        domain event. They are read and decoded one step ahead on another connection and
+        thread, so that work overlaps the writes of this batch (the driver lets go of
+        the interpreter while it waits for the database). At most two batches wait in
+        memory. An in-memory database has one connection: read in turn."""
         if shares_one_connection(engine):
             while after < target:
                 with read_transaction(engine) as conn:
                     batch = self.store.read_all(conn, after=after, limit=batch_size,
                                                 to_position=target)
+                    changes = self._decoded(conn, batch)
                 if not batch:
                     return
-                yield batch
+                yield changes
                 after = batch[-1].position
             return
         ready: queue.Queue = queue.Queue(maxsize=2)
@@ -315,9 +320,10 @@ class ProjectionRunner:
                     with read_transaction(engine) as conn:
                         batch = self.store.read_all(conn, after=after, limit=batch_size,
                                                     to_position=target)
+                        changes = self._decoded(conn, batch)
                     if not batch:
                         break
-                    ready.put(batch)
+                    ready.put(changes)
                     after = batch[-1].position
                 ready.put(None)
             except BaseException as exc:  # noqa: BLE001 - handed to the consumer
@@ -338,9 +344,10 @@ class ProjectionRunner:
             reader.join()
 
     def _replay(self, conn: Connection, replicas: list[Projection],
-                batch: list[RecordedEvent], *, flush: bool = True) -> None:
-        codec = self.codec_for(conn)
-        changes = list(zip(batch, codec.decode_all(batch), strict=True))
+                batch: list[RecordedEvent] | None = None, *,
+                changes: list[Change] | None = None, flush: bool = True) -> None:
+        if changes is None:
+            changes = self._decoded(conn, batch or [])
         for replica in replicas:
             replica.apply_all(conn, changes)
         if flush:
