@@ -11,8 +11,6 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,6 +24,7 @@ from .api.converters import (
     author_id_schema,
 )
 from .api.errors import register_error_handlers
+from .api.ratelimit import RateLimiter
 from .api.requests import install
 from .api.runtime import Runtime
 from .api.schemas import ErrorSchema
@@ -123,20 +122,17 @@ def create_app(settings: Settings, services: Services | None = None) -> Flask:
     api.register_blueprint(webhooks_api.blp)  # /v1/webhooks, in service/api/webhooks.py
     app.register_blueprint(dashboard_blueprint)  # /dashboard/, static files in service/dashboard
 
-    # Per client address (after ProxyFix). With the default memory:// storage each gunicorn
-    # worker counts on its own, so the effective limit is the configured one times the
-    # workers; point MODERATION_RATE_LIMIT_STORAGE_URI at a shared store for an exact one.
-    # If that store fails, limiting falls back to memory rather than refusing submissions.
-    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage_uri,
-                      default_limits=[], headers_enabled=False, strategy="moving-window",
-                      key_prefix="moderation", swallow_errors=True,
-                      in_memory_fallback_enabled=True)
-    submit = "articles.ArticleComments"
-    app.view_functions[submit] = limiter.limit(
-        settings.submit_rate_limit, methods=["POST"])(app.view_functions[submit])
-    report = "reports.Reports"  # reader reports: public too, limited the same way
-    app.view_functions[report] = limiter.limit(
-        settings.submit_rate_limit, methods=["POST"])(app.view_functions[report])
+    # Per client address (after ProxyFix), on the public writes only. With the default
+    # memory:// storage each gunicorn worker counts on its own, so the effective limit is
+    # the configured one times the workers; point MODERATION_RATE_LIMIT_STORAGE_URI at a
+    # shared store for an exact one. If that store fails, limiting falls back to memory
+    # rather than refusing submissions.
+    limiter = RateLimiter(settings.submit_rate_limit, settings.rate_limit_storage_uri)
+    post = frozenset({"POST"})
+    for endpoint in ("articles.ArticleComments",  # submissions
+                     "reports.Reports"):  # reader reports: public too, limited the same way
+        app.view_functions[endpoint] = limiter.limit(app.view_functions[endpoint],
+                                                     endpoint, post)
 
     app.extensions["moderation"] = Runtime(
         settings=settings, services=services,

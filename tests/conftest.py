@@ -165,7 +165,8 @@ def pg_services(postgres_url: str, clock: FakeClock) -> Iterator[Services]:
 UNIT_MODULES = frozenset({"test_domain.py", "test_domain_limits.py", "test_domain_rules.py",
                           "test_screening.py",
                           "test_application.py", "test_eventstore_contract.py",
-                          "test_projections.py", "test_logs.py", "test_text_patterns.py"})
+                          "test_projections.py", "test_logs.py", "test_text_patterns.py",
+                          "test_ratelimit.py", "test_server_logs.py"})
 
 
 def _backend(item: pytest.Item) -> str | None:

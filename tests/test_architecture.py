@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "service"
-FRAMEWORKS = {"flask", "flask_smorest", "flask_limiter", "sqlalchemy", "marshmallow", "alembic",
+FRAMEWORKS = {"flask", "flask_smorest", "limits", "sqlalchemy", "marshmallow", "alembic",
               "psycopg", "cryptography", "click", "tqdm", "werkzeug", "gunicorn"}
 
 

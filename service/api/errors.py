@@ -32,7 +32,6 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
@@ -57,6 +56,7 @@ from ..domain.errors import (
     ParentNotFound,
 )
 from ..projections.runner import ProjectionOutOfStep
+from .ratelimit import RateLimited
 from .schemas import CommentSchema, DecisionSummarySchema, decision_summary
 
 log = logging.getLogger(__name__)
@@ -203,8 +203,8 @@ def _handle_http_exception(error: HTTPException) -> Response:
     headers: dict[str, str] = {}
     if status == 405:
         headers.update({k: v for k, v in error.get_headers() if k.lower() == "allow"})
-    if isinstance(error, RateLimitExceeded):
-        headers["Retry-After"] = str(_retry_after_for_rate_limit())
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
         return error_response(429, "rate_limited", HTTP_MESSAGES[429], {}, headers)
     if "messages" in data:  # webargs / marshmallow validation
         errors = flatten_messages(_strip_location(data["messages"]))
@@ -250,16 +250,6 @@ def _handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error in %s %s (request %s)", request.method, request.path,
                   g.get("request_id"))
     return error_response(500, "internal_error", HTTP_MESSAGES[500])
-
-
-def _retry_after_for_rate_limit() -> int:
-    import time
-
-    limiter = current_app.extensions["moderation"].limiter
-    current = limiter.current_limit if limiter is not None else None
-    if current is None:
-        return 60
-    return max(1, int(current.reset_at - time.time()) + 1)
 
 
 def _strip_location(messages: Any) -> Any:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from flask_limiter import Limiter
 
 from ..application.audit import AuditQueries
 from ..config import Settings
+from .ratelimit import RateLimiter
 
 if TYPE_CHECKING:  # built by the composition root, which the API never imports
     from ..bootstrap import Services
@@ -20,7 +20,7 @@ class Runtime:
     settings: Settings
     services: Services
     audit: AuditQueries
-    limiter: Limiter | None
+    limiter: RateLimiter | None
     schema_head: str | None
 
 

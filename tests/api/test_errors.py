@@ -201,7 +201,7 @@ def test_unicode_round_trips_byte_for_byte(client, article, tokens, services, te
 
 def test_retry_after_for_a_rate_limit_is_the_time_until_the_window_frees(
         settings, services, article, monkeypatch):
-    """The moving window frees a place when its oldest hit is a period old; flask-limiter
+    """The moving window frees a place when its oldest hit is a period old; the limiter
     names the whole second after that, and Retry-After counts the seconds to it rounded up,
     so a client that waits it is never early (time stands still in this test)."""
     import time
@@ -221,23 +221,45 @@ def test_retry_after_for_a_rate_limit_is_the_time_until_the_window_frees(
     assert submit(client, article).headers["Retry-After"] == "2"
 
 
-def test_retry_after_without_a_limiter_to_ask_is_a_minute(app, client):
-    from flask_limiter.errors import RateLimitExceeded
-
-    class Limit:  # what flask-limiter hands the error: the limit that was exceeded
-        error_message = None
-
-        def __init__(self):
-            self.limit = "1 per 1 minute"
+def test_a_rate_limited_view_answers_429_with_its_retry_after(app, client):
+    from service.api.ratelimit import RateLimited
 
     def limited(*_args, **_kwargs):
-        raise RateLimitExceeded(Limit())
+        raise RateLimited(17)
 
-    app.extensions["moderation"].limiter = None
     app.view_functions["guidelines.Guidelines"] = limited
     response = client.get("/v1/guidelines")
     assert_error(response, 429, "rate_limited")
-    assert response.headers["Retry-After"] == "60"
+    assert response.headers["Retry-After"] == "17"
+
+
+def test_only_the_limited_operations_are_counted(settings, services, article):
+    """Reads, decisions and every other operation pass by the limiter: with a limit of
+    one submission a minute, any number of them go through after it is spent."""
+    app = create_app(replace(settings, submit_rate_limit="1/minute"), services)
+    client = app.test_client()
+    limiter = app.extensions["moderation"].limiter
+    calls = []
+    check = limiter.check
+    limiter.check = lambda *args: (calls.append(args), check(*args))[1]
+    assert submit(client, article).status_code == 202
+    for _ in range(3):
+        assert client.get(f"/v1/articles/{article}/comments").status_code == 200
+        assert client.get("/v1/guidelines").status_code == 200
+    assert calls == [("articles.ArticleComments", "127.0.0.1")]
+    assert submit(client, article).status_code == 429
+
+
+def test_an_unreachable_rate_limit_store_falls_back_to_counting_in_memory(
+        settings, services, article, caplog):
+    """Submissions are not refused because the shared store is down: the worker counts
+    alone, so the limit still holds, per worker."""
+    down = replace(settings, submit_rate_limit="2/minute",
+                   rate_limit_storage_uri="redis://127.0.0.1:1/0")  # nothing listens there
+    client = create_app(down, services).test_client()
+    statuses = [submit(client, article).status_code for _ in range(3)]
+    assert statuses == [202, 202, 429], statuses
+    assert "rate limit storage unreachable" in caplog.text
 
 
 def _raising(app, error):
