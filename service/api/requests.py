@@ -8,6 +8,7 @@ refused (422), in the body and in the query string alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -41,6 +42,19 @@ class StrictParser(FlaskParser):
 
     def _raw_load_json(self, req: Any) -> Any:
         return g.get("json_body", core.missing)
+
+    def _get_schema(self, argmap: Any, req: Any) -> ma.Schema:
+        """One instance per schema class, not one per request: building a schema deep-copies
+        its fields (and a nested schema's), which cost more than loading the body. Loading
+        keeps no state on the instance, so requests can share it."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            return _schema_instance(argmap)
+        return super()._get_schema(argmap, req)
+
+
+@functools.cache
+def _schema_instance(schema_class: type[ma.Schema]) -> ma.Schema:
+    return schema_class()
 
 
 class Blueprint(SmorestBlueprint):
