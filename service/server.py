@@ -69,10 +69,12 @@ class ServerLogger(glogging.Logger):
         for logger in (self.error_log, self.access_log):
             logger.handlers = []
             logger.propagate = True
+        # access lines are INFO lines: a level above INFO leaves them out like any other
+        self.access_log.setLevel(max(logging.INFO, self.loglevel))
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """The access line carries its request id as every other line does."""
-        if not self.access_log_enabled:
+        if not (self.access_log_enabled and self.access_log.isEnabledFor(logging.INFO)):
             return
         atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
         request_id = next((value for name, value in resp.headers
