@@ -23,8 +23,10 @@ def free_port() -> int:
 
 @contextmanager
 def running(kind: str, database_url: str, workers: int, *,  # noqa: ANN201
-            start_timeout: float = 60.0, env: dict[str, str] | None = None):
-    """kind: 'service' (moderation serve) or 'baseline' (one plain INSERT)."""
+            start_timeout: float = 60.0, env: dict[str, str] | None = None,
+            pid_out: bool = False):
+    """kind: 'service' (moderation serve) or 'baseline' (one plain INSERT). Yields the base
+    URL, or (URL, the master's pid) with PID_OUT."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "MODERATION_LOG_LEVEL": "WARNING",
            "MODERATION_SUBMIT_RATE_LIMIT": "1000000/minute", "PYTHONPATH": str(ROOT),
@@ -52,7 +54,7 @@ def running(kind: str, database_url: str, workers: int, *,  # noqa: ANN201
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"{kind} server did not start") from None
                 time.sleep(0.2)
-        yield base
+        yield (base, process.pid) if pid_out else base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
