@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -24,7 +25,14 @@ from ..domain.events import (
     comment_stream,
 )
 from ..eventstore import EventStore, RecordedEvent
-from ..eventstore.codec import PERSONAL_FIELDS, CodecFactory
+from ..eventstore.codec import (
+    CURRENT_SCHEMA,
+    PERSONAL_FIELDS,
+    PRIVATE_KEYS,
+    CodecFactory,
+    EventCodec,
+)
+from ..eventstore.store import FeedRow
 from ..projections import articles, authors, comments, public_threads, queue, reports, search
 from ..projections.runner import ProjectionRunner
 from ..screening.backtest import PastComment
@@ -88,6 +96,34 @@ def _mark_erased(codec: Any, items: list[tuple[RecordedEvent, dict[str, Any]]]
         if recorded.type == CommentSubmitted.TYPE and "personal" in recorded.data:
             payload["erased"] = recorded.data["personal"]["subject"] not in held
         out.append(_envelope(recorded, payload))
+    return out
+
+
+_PRIVATE = tuple(PRIVATE_KEYS)
+
+
+def _public_page(codec: EventCodec, rows: list[FeedRow]) -> list[dict[str, Any]]:
+    """Feed entries without personal data, straight from the stored JSON: what
+    `_mark_erased` over `codec.public_payload` gives, at a fraction of the cost (one parse
+    per document, the private keys dropped in place, no RecordedEvent). A payload stored
+    under an older schema goes through the codec's upcasters."""
+    loads, current, private, submitted = orjson.loads, CURRENT_SCHEMA, _PRIVATE, \
+        CommentSubmitted.TYPE
+    out = []
+    for position, event_id, stream, version, type_, schema, at, metadata, data, held in rows:
+        payload = loads(data)
+        if current.get(type_) != schema:
+            payload = codec.public_payload(RecordedEvent(
+                position, event_id, stream, version, type_, schema, payload, {}, None))
+        else:
+            for key in private:
+                if key in payload:
+                    del payload[key]
+        if held is not None and type_ == submitted:
+            payload["erased"] = not held
+        out.append({"position": position, "event_id": event_id, "stream_id": stream,
+                    "version": version, "type": type_, "schema_version": schema,
+                    "recorded_at": at, "metadata": loads(metadata), "data": payload})
     return out
 
 
@@ -238,6 +274,9 @@ class ModerationQueries:
              hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
         """Events after a position; `hidden` types are left out (see visibility.py)."""
         with read_transaction(self.engine) as conn:
+            if not personal and not stream_prefix:
+                return _public_page(self._codec(conn), self.store.read_feed(
+                    conn, after=after, limit=limit, types=types, exclude_types=hidden))
             recorded = self.store.read_all(conn, after=after, limit=limit, types=types,
                                            stream_prefix=stream_prefix, exclude_types=hidden)
             codec = self._codec(conn)

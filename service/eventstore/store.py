@@ -222,6 +222,47 @@ class EventStore:
         query = query.order_by(events.c.position).limit(limit)
         return [_recorded_row(r) for r in conn.execute(query).all()]
 
+    def read_feed(
+        self,
+        conn: Connection,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        exclude_types: Sequence[str] | None = None,
+    ) -> list[FeedRow]:
+        """A page of the global feed as the database holds it, for readers that pass the
+        payloads on instead of decoding them: each row is (position, event_id, stream_id,
+        version, type, schema_version, recorded_at as ISO text, metadata and data as JSON
+        text, held), where `held` says whether the subject of the event's sealed personal
+        part still has its key (None when it has none). One statement: the key check
+        rides in it (a second round trip per page cost more than the check)."""
+        if conn.dialect.name == "postgresql":
+            clauses, params = ["position > %s"], [after]
+            if types:
+                clauses.append("type = ANY(%s)")
+                params.append(list(types))
+            if exclude_types:
+                clauses.append("type <> ALL(%s)")
+                params.append(sorted(exclude_types))
+            rows = conn.exec_driver_sql(
+                _PG_FEED.format(" AND ".join(clauses)), (*params, limit)).fetchall()
+            out, last, text = [], None, ""
+            for p, e, s, v, t, sv, at, m, d, h in rows:
+                if at != last:  # an append's events share their time: printed once
+                    last, text = at, at.isoformat()
+                out.append((p, e, s, v, t, sv, text, m, d, h))
+            return out
+        clauses, params = ["position > ?"], [after]
+        if types:
+            clauses.append(f"type IN ({', '.join('?' * len(types))})")
+            params += list(types)
+        if exclude_types:
+            clauses.append(f"type NOT IN ({', '.join('?' * len(exclude_types))})")
+            params += sorted(exclude_types)
+        return conn.exec_driver_sql(
+            _SQLITE_FEED.format(" AND ".join(clauses)), (*params, limit)).fetchall()
+
     def iter_all(
         self, conn: Connection, *, after: int = 0, to_position: int | None = None,
         batch_size: int = 2000,
@@ -394,6 +435,30 @@ _PG_SELECT = ("SELECT position, event_id::text, stream_id, version, type, schema
               "data, metadata, recorded_at FROM events WHERE position > %s AND position <= %s")
 _PG_READ_ALL = _PG_SELECT + " ORDER BY position LIMIT %s"
 _PG_READ_ALL_EXCLUDING = _PG_SELECT + " AND type <> ALL(%s) ORDER BY position LIMIT %s"
+
+
+FeedRow = tuple[int, str, str, int, str, int, str, str, str, bool | None]
+# The feed's statements, text only: no SQLAlchemy construct, row or type processing per
+# event. `held` is an index lookup in subject_keys per event with a sealed part.
+_PG_FEED = (
+    "SELECT position, event_id::text, stream_id, version, type, schema_version, "
+    "recorded_at, metadata::text, data::text, "
+    "CASE WHEN jsonb_typeof(data -> 'personal') = 'object' THEN EXISTS (SELECT FROM "
+    "subject_keys WHERE subject_id = data -> 'personal' ->> 'subject') END "
+    "FROM events WHERE {} ORDER BY position LIMIT %s")
+# SQLite keeps a UUID as 32 hex digits and a time as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC):
+# both are put in the form Python prints them in (isoformat leaves out zero microseconds)
+_SQLITE_FEED = (
+    "SELECT position, CASE WHEN length(event_id) = 32 THEN lower(substr(event_id, 1, 8) || "
+    "'-' || substr(event_id, 9, 4) || '-' || substr(event_id, 13, 4) || '-' || "
+    "substr(event_id, 17, 4) || '-' || substr(event_id, 21)) ELSE event_id END, "
+    "stream_id, version, type, schema_version, "
+    "substr(recorded_at, 1, 10) || 'T' || CASE WHEN substr(recorded_at, 20) IN ('', "
+    "'.000000') THEN substr(recorded_at, 12, 8) ELSE substr(recorded_at, 12) END || "
+    "'+00:00', metadata, data, "
+    "CASE WHEN json_type(data, '$.personal') = 'object' THEN EXISTS (SELECT 1 FROM "
+    "subject_keys WHERE subject_id = json_extract(data, '$.personal.subject')) END "
+    "FROM events WHERE {} ORDER BY position LIMIT ?")
 
 
 def _check_expected(stream_id: str, expected: ExpectedVersion, current: int) -> None:
