@@ -9,8 +9,10 @@ as it can while this process rebuilds with `swap=True`. The writer records when 
 submission returns; the longest gap between two of them is the longest pause an append
 saw. Printed: the gap before the rebuild (the writer's own jitter), the longest gap during
 the rebuild, the longest gap in its last phase (after the last replay batch: the final
-catch-up and the swap), how long the rebuild held the append lock (where the runner
-reports it), and failed submissions (a lock timeout is a failure).
+catch-up and the swap), the longest gap spanning the switch's own transaction (the tail,
+the switch, the checkpoints, the commit; timed here, on the same monotonic clock as the
+writer's), the writer's median time per submission, how long the rebuild held the append
+lock (where the runner reports it), and failed submissions (a lock timeout is a failure).
 PostgreSQL runs against BENCH_POSTGRES_URL, whose tables it replaces.
 """
 
@@ -62,11 +64,26 @@ def one_run(services, seconds_before: float = 1.5) -> dict:  # noqa: ANN001
     writer.start()
     time.sleep(seconds_before + 2.0)  # its start-up, then some steady appends
     batches: list[float] = []
+    switches: list[tuple[float, float]] = []  # each attempt at the switch, start and end
+    runner = services.runner
+    name = "_switch_postgres" if services.engine.dialect.name == "postgresql" \
+        else "_switch_sqlite"
+    original = getattr(runner, name)
+
+    def timed_switch(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        begun = time.monotonic()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            switches.append((begun, time.monotonic()))
+
+    setattr(runner, name, timed_switch)
     started = time.monotonic()
     report = services.runner.rebuild(services.engine, swap=True, batch_size=5000,
                                      progress=lambda n, total: batches.append(
                                          time.monotonic()))
     ended = time.monotonic()
+    delattr(runner, name)
     time.sleep(0.5)
     stop.set()
     done, failures = out.get()
@@ -77,6 +94,12 @@ def one_run(services, seconds_before: float = 1.5) -> dict:  # noqa: ANN001
         after = next((t for t in done if t > b), b)
         before = [t for t in done if t < a][-1:] or [a]
         points = before + inside + [after]
+        return max((y - x for x, y in zip(points, points[1:], strict=False)), default=0.0)
+
+    def around(a: float, b: float) -> float:
+        """The longest gap between two submissions returning that spans part of [a, b]."""
+        points = [t for t in done if t < a][-1:] + [t for t in done if a <= t <= b] + \
+            [next((t for t in done if t > b), b)]
         return max((y - x for x, y in zip(points, points[1:], strict=False)), default=0.0)
 
     # the last phase: from the last replay batch of the bulk (the tail's progress report
@@ -90,6 +113,10 @@ def one_run(services, seconds_before: float = 1.5) -> dict:  # noqa: ANN001
         "gap_before_ms": round(longest(started - seconds_before, started) * 1000, 1),
         "gap_during_ms": round(longest(started, ended) * 1000, 1),
         "gap_last_phase_ms": round(longest(last_batch, ended) * 1000, 1),
+        # the switch's own transaction (the tail, the switch, the checkpoints, the commit)
+        "gap_switch_ms": round(max(around(a, b) for a, b in switches) * 1000, 1),
+        "writer_median_ms": round(statistics.median(
+            y - x for x, y in zip(done, done[1:], strict=False)) * 1000, 1),
         "submissions_during": sum(1 for t in done if started <= t <= ended),
         "failures": len(failures),
         "identical": report.identical,
@@ -121,6 +148,7 @@ def main() -> None:
                   f"of {len(rows)}), in its last phase (catch-up and swap) "
                   f"{statistics.median(r['gap_last_phase_ms'] for r in rows):,.1f} ms, "
                   f"append lock held {[r['append_lock_held_ms'] for r in rows]} ms, "
+                  f"pause across the switch {[r['gap_switch_ms'] for r in rows]} ms, "
                   f"before it {statistics.median(r['gap_before_ms'] for r in rows):,.1f} ms; "
                   f"failed submissions {sum(r['failures'] for r in rows)}", flush=True)
 

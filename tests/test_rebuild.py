@@ -6,6 +6,8 @@ appends made while a rebuild runs are all in the read models afterwards."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -21,7 +23,7 @@ from service.application.commands import (
     RejectComment,
     SubmitComment,
 )
-from service.db import read_transaction
+from service.db import read_transaction, shares_one_connection, write_transaction
 from service.projections import runner as runner_module
 from service.projections import versions
 from service.projections.search import outside_models
@@ -244,3 +246,129 @@ def test_drift_is_found_alike_by_the_database_and_by_the_walk(services, monkeypa
         "comment_state": (6, 6, [f"('{ids[2]}',) differs"]),
         "moderation_queue": (1, 2, [f"('{ids[5]}',) only rebuilt"]),
     }
+
+
+def sqlite_schema(conn: sa.Connection) -> list[tuple]:
+    return conn.exec_driver_sql(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").all()
+
+
+def sqlite_checks(conn: sa.Connection) -> list:
+    """SQLite's own check of every b-tree against the schema, and FTS5's of its index
+    against its content."""
+    problems = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+    conn.exec_driver_sql("INSERT INTO comment_search_fts (comment_search_fts, rank) "
+                         "VALUES ('integrity-check', 1)")
+    return problems
+
+
+def test_a_switched_sqlite_schema_is_the_migrated_one_and_passes_integrity_check(
+        services, sqlite_template):
+    """The switch exchanges b-trees, not names: every table, index and trigger keeps the
+    name and SQL a fresh migrate gave it, and what the last events wrote to the text index
+    under the append lock (the tail) is in the switched-in one."""
+    if services.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's schema table")
+    populate(services)
+    with sa.create_engine(f"sqlite:///{sqlite_template}").connect() as conn:
+        migrated = sqlite_schema(conn)
+    with services.engine.connect() as conn:
+        roots = dict(conn.exec_driver_sql("SELECT name, rootpage FROM sqlite_master").all())
+    late: list[str] = []
+    wanted = [0]
+
+    def append_meanwhile(done: int, total: int) -> None:  # left for the tail (< 50)
+        if len(late) < wanted[0]:
+            late.append(services.moderation.submit_comment(
+                SubmitComment("a1", "Late", f"overcrowded tail {len(late)}"), Context()).id)
+
+    for _ in range(2):  # the second retires tables that were themselves switched in
+        wanted[0] += 3
+        report = services.runner.rebuild(services.engine, swap=True, batch_size=5,
+                                         progress=append_meanwhile)
+        assert report.identical and report.swapped
+        with services.engine.connect() as conn:
+            assert sqlite_schema(conn) == migrated
+            assert sqlite_checks(conn) == ["ok"]
+            now = dict(conn.exec_driver_sql("SELECT name, rootpage FROM sqlite_master").all())
+        assert now["comment_state"] != roots["comment_state"]  # switched, not rewritten
+        assert now["comment_search_fts_data"] != roots["comment_search_fts_data"]
+        assert set(late) <= set(search_ids(services, "overcrowded"))
+        assert len(search_ids(services, "overcrowded")) == 3 + len(late)
+        roots = now
+    assert len(late) == 6
+    assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+def test_what_the_switch_transaction_wrote_to_the_text_index_is_switched_in(services):
+    """FTS5 holds rows written straight to it in memory until a savepoint or the commit and
+    then writes them to its tables by name; after the exchange of b-trees that name is the
+    retired one's. The switch writes them out first."""
+    if services.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's text index")
+    populate(services, 3)
+    tables = [t for cls in services.runner.projection_types for t in cls.live_tables]
+    rebuilt = versions.table_versions("sqlite", tables)
+    rebuilt.prepare(services.engine)
+    try:
+        with write_transaction(services.engine) as conn:
+            conn.exec_driver_sql("INSERT INTO rebuild_comment_search_fts (rowid, folded) "
+                                 "VALUES (999, 'zebra crossing')")
+            rebuilt.switch(conn)
+        with services.engine.connect() as conn:
+            assert conn.exec_driver_sql(
+                "SELECT rowid FROM comment_search_fts WHERE comment_search_fts MATCH 'zebra'"
+            ).all() == [(999,)]
+            assert sqlite_checks(conn) == ["ok"]
+            conn.exec_driver_sql("INSERT INTO rebuild_comment_search_fts "
+                                 "(rebuild_comment_search_fts, rank) VALUES ('integrity-check', 1)")
+    finally:
+        rebuilt.discard(services.engine)
+
+
+DIE_IN_SWITCH = """
+import os, sys
+from service.bootstrap import build
+from service.config import Settings
+from service.projections import versions
+
+original = versions.SqliteVersions.switch
+
+def dying(self, conn):
+    original(self, conn)  # every root page exchanged, the schema reloaded, not committed
+    os._exit(17)
+
+versions.SqliteVersions.switch = dying
+services = build(Settings(database_url=sys.argv[1]))
+services.runner.rebuild(services.engine, swap=True, batch_size=5)
+"""
+
+
+def test_a_process_that_dies_in_the_switch_leaves_the_schema_and_rows_as_they_were(
+        services, sqlite_template):
+    """A real death (no rollback, no clean-up) after the schema table was rewritten and
+    before the commit: SQLite's journal puts back the schema and every page."""
+    url = services.settings.database_url
+    if services.engine.dialect.name != "sqlite" or shares_one_connection(services.engine):
+        pytest.skip("a SQLite file")
+    ids = populate(services)
+    with services.engine.connect() as conn:
+        before = conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master").all()
+        states = conn.exec_driver_sql("SELECT * FROM comment_state ORDER BY 1").all()
+    died = subprocess.run([sys.executable, "-c", DIE_IN_SWITCH, url], timeout=300,
+                          capture_output=True, text=True)
+    assert died.returncode == 17, died.stderr
+    with services.engine.connect() as conn:
+        after = conn.exec_driver_sql(
+            "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master").all()
+        assert [e for e in after if not e.tbl_name.startswith("rebuild_")] == before
+        assert sqlite_checks(conn) == ["ok"]
+        assert conn.exec_driver_sql("SELECT * FROM comment_state ORDER BY 1").all() == states
+    assert len(search_ids(services, "overcrowded")) == 3
+    services.moderation.approve(ApproveComment(ids[2], 2), MOD)
+    assert services.runner.rebuild(services.engine, swap=True).identical
+    with services.engine.connect() as conn, \
+            sa.create_engine(f"sqlite:///{sqlite_template}").connect() as fresh:
+        assert sqlite_schema(conn) == sqlite_schema(fresh)
+        assert sqlite_checks(conn) == ["ok"]

@@ -272,12 +272,10 @@ class ProjectionRunner:
                     batch = self.store.read_all(conn, after=position, limit=10**9,
                                                 to_position=final)
                     self._replay(conn, replicas, batch)
-                    if swap:
-                        versions.switch(conn)
+                    if swap:  # the switch last: it leaves this connection to reload the schema
                         self._set_checkpoints(conn, final)
+                        versions.switch(conn)
                 locked_ms = (time.perf_counter() - locked) * 1000
-                if swap and not shares_one_connection(engine):
-                    conn.invalidate()  # its schema cache saw the index renames half way
             snapshot = engine.connect()
             snapshot.begin()
             self.store.head(snapshot)  # WAL: the snapshot is taken at the first read
