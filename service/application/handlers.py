@@ -319,17 +319,22 @@ class Moderation:
         uow.vault.mark_new(author_id)
         return author_id, True
 
-    def approve(self, cmd: ApproveComment, ctx: Context) -> Recorded:
+    def approve(self, cmd: ApproveComment, ctx: Context, *,
+                within: Callable | None = None) -> Recorded:
         return self._decide(cmd.comment_id, cmd.expected_version, ctx,
-                            lambda c, now: c.approve(ctx.actor.id, cmd.note, now))
+                            lambda c, now: c.approve(ctx.actor.id, cmd.note, now), within)
 
-    def reject(self, cmd: RejectComment, ctx: Context) -> Recorded:
+    def reject(self, cmd: RejectComment, ctx: Context, *,
+               within: Callable | None = None) -> Recorded:
         return self._decide(
             cmd.comment_id, cmd.expected_version, ctx,
-            lambda c, now: c.reject(ctx.actor.id, cmd.reasons, cmd.note, now, self.catalogue))
+            lambda c, now: c.reject(ctx.actor.id, cmd.reasons, cmd.note, now, self.catalogue),
+            within)
 
     def _decide(self, comment_id: str, expected: int, ctx: Context,
-                decide: Callable) -> Recorded:
+                decide: Callable, within: Callable | None = None) -> Recorded:
+        """`within(writer, recorded)`: the caller's own writes, in the decision's
+        transaction (a bulk request's idempotency record)."""
         comment_id = _comment_id(comment_id, "comment_id")
         try:
             with self.unit_of_work() as uow:
@@ -339,14 +344,17 @@ class Moderation:
                 event: CommentApproved | CommentRejected = decide(comment, self.clock())
                 [rec] = uow.record(comment_stream(comment_id), [event], expected,
                                    ctx.metadata(), hold=True)
+                status = "approved" if isinstance(event, CommentApproved) else "rejected"
+                result = Recorded(comment_id, rec.version, rec.position, status,
+                                  event.decided_at)
+                if within is not None:
+                    within(uow.writer, result)
                 uow.commit()
         except WrongExpectedVersion:  # lost the race at the insert itself
             raise self.version_conflict(comment_id, expected) from None
-        status = "approved" if isinstance(event, CommentApproved) else "rejected"
         log.info("comment %s %s by %s (version %d, position %d)", comment_id, status,
                  ctx.actor.id, rec.version, rec.position)
-        return Recorded(comment_id, rec.version, rec.position, status,
-                        event.decided_at)
+        return result
 
 
 def email_author_id(vault: PersonalDataVault, email: str) -> str:

@@ -58,3 +58,13 @@ def remember(conn: Connection, scope: str, key: str, fingerprint: str,
 
 
 _REMEMBER = idempotency_keys.insert()  # built once: every keyed submission writes one
+
+
+def remember_more(conn: Connection, scope: str, key: str, result: dict[str, Any]) -> None:
+    """Replace a remembered result (a bulk request keeps its results as its items commit)."""
+    conn.execute(_REMEMBER_MORE, {"_scope": scope, "_key": key, "result": result})
+
+
+_REMEMBER_MORE = idempotency_keys.update().where(
+    idempotency_keys.c.scope == sa.bindparam("_scope"),
+    idempotency_keys.c.key == sa.bindparam("_key")).values(result=sa.bindparam("result"))

@@ -116,3 +116,56 @@ def test_a_hundred_items_and_rebuild(client, tokens, article, services):
                        headers=bearer(tokens.auditor)).get_json()["items"]
     assert len(audit) == 100
     assert services.runner.rebuild(services.engine, swap=False).identical
+
+
+# The database fails as the results of both items are kept: PostgreSQL's session ends
+# (the backend terminates itself), SQLite's statement cannot run (a trigger on a missing
+# table). Dropped again before the retry.
+FAULT = {
+    "postgresql": [
+        "CREATE FUNCTION lose_database() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF json_array_length((NEW.result::json) -> 'results') = 2 THEN "
+        "PERFORM pg_terminate_backend(pg_backend_pid()); END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER lose_database BEFORE INSERT OR UPDATE ON idempotency_keys "
+        "FOR EACH ROW EXECUTE FUNCTION lose_database()"],
+    "sqlite": [
+        f"CREATE TRIGGER lose_database_{kind} BEFORE {kind} ON idempotency_keys "
+        "WHEN json_array_length(NEW.result, '$.results') = 2 "
+        "BEGIN INSERT INTO gone_database VALUES (1); END" for kind in ("INSERT", "UPDATE")],
+}
+UNFAULT = {
+    "postgresql": ["DROP TRIGGER lose_database ON idempotency_keys",
+                   "DROP FUNCTION lose_database()"],
+    "sqlite": ["DROP TRIGGER lose_database_INSERT", "DROP TRIGGER lose_database_UPDATE"],
+}
+
+
+def test_decisions_that_committed_are_answered_when_the_database_fails_as_they_are_kept(
+        client, tokens, article, services):
+    """No decision commits without its result kept: the answer that fails is for a
+    decision that did not commit, and the retry answers the one that did and decides
+    the other."""
+    a, b = (submitted_id(client, article, body=f"Comment {i}") for i in range(2))
+    items = [{"comment_id": c, "expected_version": version_of(client, tokens.moderator, c),
+              "action": "approve"} for c in (a, b)]
+    dialect = services.engine.dialect.name
+    with services.engine.begin() as conn:
+        for statement in FAULT[dialect]:
+            conn.exec_driver_sql(statement)
+    try:
+        first = bulk(client, tokens.moderator, items, **{"Idempotency-Key": "bulk-fault"})
+    finally:
+        with services.engine.begin() as conn:
+            for statement in UNFAULT[dialect]:
+                conn.exec_driver_sql(statement)
+    if first.status_code != 200:
+        assert_error(first, 503, "service_unavailable")
+        assert services.queries.comment(b)["status"] == "pending"  # b did not commit
+    again = bulk(client, tokens.moderator, items, **{"Idempotency-Key": "bulk-fault"})
+    assert again.status_code == 200, again.get_json()
+    results = again.get_json()["results"]
+    assert [(r["ok"], r["decision"]["version"]) for r in results] == [(True, 3), (True, 3)]
+    assert [services.queries.comment(c)["status"] for c in (a, b)] == ["approved"] * 2
+    replay = bulk(client, tokens.moderator, items, **{"Idempotency-Key": "bulk-fault"})
+    assert replay.get_json() == again.get_json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
