@@ -166,7 +166,7 @@ UNIT_MODULES = frozenset({"test_domain.py", "test_domain_limits.py", "test_domai
                           "test_screening.py",
                           "test_application.py", "test_eventstore_contract.py",
                           "test_projections.py", "test_logs.py", "test_text_patterns.py",
-                          "test_ratelimit.py", "test_server_logs.py"})
+                          "test_ratelimit.py", "test_server_logs.py", "test_json_body.py"})
 
 
 def _backend(item: pytest.Item) -> str | None:

@@ -6,6 +6,7 @@ from flask.views import MethodView
 
 from ..application.visibility import hidden_types, reads_personal_data
 from .auth import AUDITORS, requires, role
+from .json_body import json_response
 from .requests import Blueprint
 from .runtime import runtime
 from .schemas import FeedArgsSchema, FeedSchema
@@ -28,4 +29,7 @@ class Feed(MethodView):
         items = runtime().services.queries.feed(
             after=args["after"], limit=args["limit"], types=args["type"],
             personal=reads_personal_data(role()), hidden=hidden_types(role()))
-        return {"items": items, "next_after": items[-1]["position"] if items else args["after"]}
+        # the entries are plain JSON data already, in the schema's shape and key order:
+        # written as they are (the schema documents them)
+        return json_response(
+            {"items": items, "next_after": items[-1]["position"] if items else args["after"]})

@@ -240,3 +240,37 @@ def test_report_dismissals_are_decisions_in_the_audit_log(client, tokens, decide
     before = decisions(client, tokens.auditor)
     services.runner.rebuild(services.engine, swap=True)
     assert decisions(client, tokens.auditor) == before
+
+
+def test_feed_bodies_are_the_bytes_the_schema_and_jsonify_wrote(app, client, article, tokens,
+                                                                services):
+    """The feed writes its page with orjson: the same bytes as dumping it through its
+    schema and Flask's JSON provider, for every role, tiny floats and all."""
+    from flask import jsonify
+
+    from service.api.schemas import FeedSchema
+    from service.application.visibility import hidden_types, reads_personal_data
+    from service.db import write_transaction
+    from service.eventstore import ANY, NewEvent
+
+    submitted_id(client, article, body="ئەم هەواڵە — \"quoted\"\n", name="Nour")
+    approve(client, tokens.moderator, submitted_id(client, article))
+    for risk in (0.25, 1e-05):
+        with write_transaction(services.engine) as conn:
+            services.store.append(conn, "comment-raw", [NewEvent("comment.screened", {
+                "comment_id": "raw", "flags": [], "risk": risk, "screener": "x",
+                "screened_at": "2026-01-01T00:00:00+00:00", "author_id": None,
+                "evidence": None}, {"n": [1.5e-07, 2**40, "ü\u2028"]}, 2)], ANY)
+        for token, role in ((tokens.auditor, "auditor"), (tokens.moderator, "moderator"),
+                            (tokens.admin, "admin")):
+            for query in ({"limit": 1000}, {"limit": 2, "after": 1}, {"after": 10**6}):
+                body = client.get("/v1/events", query_string=query,
+                                  headers=bearer(token)).get_data()
+                items = services.queries.feed(
+                    after=query.get("after", 0), limit=query.get("limit", 100),
+                    personal=reads_personal_data(role), hidden=hidden_types(role))
+                with app.app_context():
+                    expected = jsonify(FeedSchema().dump({
+                        "items": items, "next_after": items[-1]["position"] if items
+                        else query.get("after", 0)})).get_data()
+                assert body == expected, (role, query)
