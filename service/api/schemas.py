@@ -279,11 +279,7 @@ class FeedArgsSchema(StrictSchema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=MAX_FEED_PAGE))
     type = fields.List(fields.String(validate=validate.OneOf(sorted(EVENT_TYPES))),
                        load_default=None, metadata={"description": "Only these event types."})
-    claims = fields.Boolean(load_default=False, metadata={"description": (
-        "Moderators and admins: also send claims as they change, as `event: claim` messages "
-        "without an id (claims are not in the log): first every live claim, then each one "
-        "taken or extended (`state` claimed), released or expired, with `comment_id`, "
-        "`moderator_id`, `claimed_at` and `expires_at`.")})
+    # no `claims`: they are not in the log, and a page cannot carry them (the stream does)
 
 
 class StreamArgsSchema(StrictSchema):
@@ -292,7 +288,8 @@ class StreamArgsSchema(StrictSchema):
     type = fields.List(fields.String(validate=validate.OneOf(sorted(EVENT_TYPES))),
                        load_default=None, metadata={"description": "Only these event types."})
     claims = fields.Boolean(load_default=False, metadata={"description": (
-        "Moderators and admins: also send claims as they change, as `event: claim` messages "
+        "Moderators and admins (anyone else asking is refused, 403): also send claims as "
+        "they change, as `event: claim` messages "
         "without an id (claims are not in the log): first every live claim, then each one "
         "taken or extended (`state` claimed), released or expired, with `comment_id`, "
         "`moderator_id`, `claimed_at` and `expires_at`.")})

@@ -9,8 +9,9 @@ keeps proxies from closing an idle stream; after MODERATION_STREAM_MAX_SECONDS t
 ends it and the client reconnects from its last id. At most MODERATION_STREAM_MAX_OPEN
 streams are open per server process (503 with Retry-After beyond). An idle stream holds no
 database connection: one poller per process reads new events once for all of them.
-With `claims=true` (moderators and admins) it also carries claims as they change, as
-`event: claim` messages without an id, so resuming by position is unaffected.
+With `claims=true` (moderators and admins; anyone else asking is refused with 403) it also
+carries claims as they change, as `event: claim` messages without an id, so resuming by
+position is unaffected.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from flask.views import MethodView
 
 from ..application.live import ClaimChange, Heartbeat, TooManyStreams
 from ..application.visibility import hidden_types, reads_personal_data
-from .auth import AUDITORS, requires, role
+from .auth import AUDITORS, MODERATORS, requires, role
 from .errors import ApiError
 from .requests import Blueprint
 from .runtime import runtime
@@ -61,6 +62,10 @@ class EventStream(MethodView):
                                "Last-Event-ID must be a log position, e.g. 42.",
                                {"Last-Event-ID": ["Expected a whole number."]})
             after = int(header)
+        if args["claims"] and role() not in MODERATORS:  # refused, not silently left out
+            raise ApiError(403, "forbidden",
+                           f"Claims are for moderators and admins; the role '{role()}' may "
+                           "not ask for them.", {"claims": ["Moderators and admins only."]})
         rt = runtime()
         settings = rt.settings
         try:
@@ -69,7 +74,7 @@ class EventStream(MethodView):
                 after=after, personal=personal, types=args["type"],
                 hidden=hidden_types(role()),
                 heartbeat_seconds=settings.stream_heartbeat_seconds,
-                max_seconds=settings.stream_max_seconds, claims=args["claims"] and personal)
+                max_seconds=settings.stream_max_seconds, claims=args["claims"])
         except TooManyStreams:
             raise ApiError(503, "too_many_streams",
                            "This server has as many open event streams as it allows; retry "

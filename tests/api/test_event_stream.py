@@ -251,7 +251,7 @@ def test_claims_reach_open_streams_as_they_are_taken_released_and_expire(
                      "claimed_at": taken.get_json()["claimed_at"],
                      "expires_at": taken.get_json()["expires_at"]}
     plain = stream(live, tokens.admin, after=services.queries.head())
-    auditor = stream(live, tokens.auditor, claims="true", after=services.queries.head())
+    auditor = stream(live, tokens.auditor, after=services.queries.head())
 
     assert live.post(f"/v1/comments/{second}/claim",
                      headers=bearer(tokens.moderator)).status_code == 200
@@ -323,3 +323,17 @@ def test_moderators_never_receive_the_services_administration(live, article, tok
     auditor = stream(live, tokens.auditor, type="token.created")
     assert [e["type"] for e in auditor.events(1)] == ["token.created"]
     auditor.close()
+
+
+def test_an_auditor_asking_for_claims_is_refused_in_the_one_error_format(live, tokens):
+    """Claims are for moderators and admins (the parameter's documentation): an auditor
+    asking for them is told so, instead of a stream silently without them; a feed page
+    cannot carry claims at all (they are not in the log), so it takes no such parameter."""
+    refused = live.get("/v1/events/stream?claims=true", headers=bearer(tokens.auditor))
+    body = assert_error(refused, 403, "forbidden")
+    assert body["errors"] == {"claims": ["Moderators and admins only."]}
+    stream(live, tokens.auditor, claims="false").close()  # not asking is no refusal
+    for token in (tokens.auditor, tokens.moderator):
+        page = live.get("/v1/events?claims=true", headers=bearer(token))
+        body = assert_error(page, 422, "validation_failed")
+        assert body["errors"] == {"claims": ["Unknown field."]}
