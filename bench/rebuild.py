@@ -7,8 +7,9 @@
 (bench/bulk.py) of events only, then builds the read models by one rebuild: loading with
 the projections applied inline runs at a few thousand events a second, a replay several
 times that. `probe` rebuilds, with the switch, in a fresh process per run (its peak
-memory is the rebuild's own), and prints events/s with the load average and the CPU
-seconds the rebuild's process used (on a shared machine a steadier figure than time). `--tree` runs
+memory is the rebuild's own), and prints events/s with the load average, the CPU seconds
+the rebuild's process used and those of the database server's processes for it (on a
+shared machine steadier figures than time; the server's only on this machine). `--tree` runs
 the rebuild of another checkout of the service (the code before a change) on the same
 database, so before and after can alternate in the same minutes.
 """
@@ -20,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,6 +60,45 @@ def load(url: str, comments: int) -> None:
     print(json.dumps(probe(url, HERE)), flush=True)
 
 
+class ServerCpu:
+    """CPU seconds the database server's processes for this database used meanwhile
+    (PostgreSQL on this machine: each backend's /proc entry, sampled every half second,
+    so a backend that ends is counted as of its last sample)."""
+
+    def __init__(self, url: str):
+        self.seen: dict[int, float] = {}
+        self.stopping = threading.Event()
+        self.engine = sa.create_engine(url) if url.startswith("postgresql") else None
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        if self.engine is None:
+            return
+        tick = os.sysconf("SC_CLK_TCK")
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            me = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            while not self.stopping.wait(0.5):
+                pids = conn.exec_driver_sql(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> %s", (me,)).scalars().all()
+                for pid in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.seen[pid] = (int(fields[11]) + int(fields[12])) / tick
+
+    def stop(self) -> float | None:
+        self.stopping.set()
+        self.thread.join()
+        if self.engine is None:
+            return None
+        self.engine.dispose()
+        return round(sum(self.seen.values()), 1)
+
+
 def probe(url: str, tree: Path, batch_size: int = 5000) -> dict:
     code = ("import json,resource,time,sys;"
             "from service.bootstrap import build;from service.config import Settings;"
@@ -73,14 +114,17 @@ def probe(url: str, tree: Path, batch_size: int = 5000) -> dict:
             "'peak_rss_mb':round(resource.getrusage(resource.RUSAGE_SELF)"
             ".ru_maxrss/1024,1)}))")
     before = os.getloadavg()
+    server = ServerCpu(url)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "MODERATION_LOG_LEVEL": "WARNING"},
                           cwd=tree, check=False)
+    server_s = server.stop()
     if done.returncode:
         sys.stderr.write(done.stderr)
         raise SystemExit(done.returncode)
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"tree": str(tree), **out, "load_before": round(before[0], 2),
+    return {"tree": str(tree), **out, "server_cpu_s": server_s,
+            "load_before": round(before[0], 2),
             "load_after": round(os.getloadavg()[0], 2)}
 
 
