@@ -202,6 +202,21 @@ def test_large_batches_replay_exactly_like_single_events(services):
     assert services.queries.queue()[1] == count // 3
 
 
+def test_rows_a_replay_holds_are_written_and_let_go_past_their_limit(services, populated,
+                                                                   monkeypatch):
+    """Author standing and article counts are held in memory across a replay's batches;
+    past the limit they are written and later batches read them back from the table."""
+    from service.projections import base
+
+    monkeypatch.setattr(base, "HOLD_AT_MOST", 1)
+    services.sanctions.warn(WarnAuthor(
+        services.queries.comment(populated[0])["author_id"],
+        services.authors.profile(services.queries.comment(populated[0])["author_id"])
+        ["version"], "commercial_promotion"), MODS[0])
+    report = services.runner.rebuild(services.engine, swap=False, batch_size=2)
+    assert report.identical, report.differences
+
+
 def test_a_projection_reads_only_read_models_applied_before_it():
     """A projection that reads another's table must run after it (a rebuild hands it the
     fresh copy, filled first in each batch); the runner refuses any other order."""

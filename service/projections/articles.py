@@ -117,6 +117,7 @@ class ArticleProjection(Projection):
                 case CommentApproved() | CommentRejected():
                     new = "approved" if isinstance(event, CommentApproved) else "rejected"
                     count(event.article_id, **{event.previous_status: -1, new: 1})
+        held.bound(conn)
 
     def flush(self, conn: Connection) -> None:
         if self._held is not None:

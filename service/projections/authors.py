@@ -160,6 +160,9 @@ class AuthorProjection(Projection):
                 case AuthorSanctionLifted():
                     _sanction(author(event.author_id), None, None, None, None, None)
         comments.flush(conn)
+        if self.replay:
+            held.bound(conn)
+            return
         bulk_insert(conn, standing, [r for a, r in rows.items() if a not in stored])
         updates = [{"_key": a, **{f"_{k}": v for k, v in r.items() if k != "author_id"}}
                    for a, r in rows.items() if a in stored]

@@ -121,20 +121,23 @@ class RowBatch:
         self.inserts, self.updates, self.deletes = {}, {}, set()
 
 
+HOLD_AT_MOST = 200_000
+
+
 class HeldRows:
     """A replay's rows of one small table that nearly every batch changes (author standing,
     article counts, moderator days), kept in memory across batches and written by
     `flush`: new rows by COPY, changed stored rows by one executemany. Read back and
     rewritten in every batch, they cost a query and thousands of updates per batch.
 
-    Until `limit` rows are held, what is held is the whole table (the replay made every
-    row of it): a key not held has no row. Past it, everything is written and let go, and
-    a key not held is looked up in the table."""
+    Until HOLD_AT_MOST rows are held, what is held is the whole table (the replay made
+    every row of it): a key not held has no row. Past it, everything is written and let
+    go, and a key not held is looked up in the table (`whole`: never let go)."""
 
-    def __init__(self, table: sa.Table, keys: Sequence[str], limit: int | None = 200_000):
+    def __init__(self, table: sa.Table, keys: Sequence[str], *, whole: bool = False):
         self.table = table
         self.keys = tuple(keys)
-        self.limit = limit
+        self.limit = None if whole else HOLD_AT_MOST
         self.rows: dict[Any, dict[str, Any]] = {}
         self.stored: set[Any] = set()
         self.dirty: set[Any] = set()
@@ -167,6 +170,11 @@ class HeldRows:
         self.rows[key] = row
         self.dirty.add(key)
         return row
+
+    def bound(self, conn: Connection) -> None:
+        """At the end of a batch: past the limit, write everything and let it go."""
+        if self.limit is not None and len(self.rows) > self.limit:
+            self.flush(conn)
 
     def flush(self, conn: Connection, *, let_go: bool = False) -> None:
         bulk_insert(conn, self.table, [self.rows[k] for k in self.dirty

@@ -46,7 +46,7 @@ class ModeratorActivityProjection(Projection):
         # a replay: every moderator's days held in memory (a few thousand rows a year)
         held = self._held
         if held is None:
-            held = self._held = HeldRows(table, ["moderator_id", "day"], limit=None)
+            held = self._held = HeldRows(table, ["moderator_id", "day"], whole=True)
         for key, increments in counts.items():
             row = held.get(key) or held.add(dict(
                 moderator_id=key[0], day=key[1], approved=0, rejected=0, reversals=0))
