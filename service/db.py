@@ -319,7 +319,7 @@ class DeferredWrites:
 
     def __init__(self, conn: Connection):
         self._conn = conn
-        self._held: list[tuple[Any, Any, _Held]] = []
+        self._held: list[_Write] = []
         self._tables: set[str] = set()
         self._later: list[Callable[[], object]] = []
         self._on_error: dict[str, Callable[[sa.exc.DBAPIError], object]] = {}
@@ -336,7 +336,8 @@ class DeferredWrites:
             compiled = _compiled(statement, self._conn.dialect, tuple(rows[0]))
             if compiled is not None:
                 held = _Held(self)
-                self._held.append((compiled, rows, isinstance(parameters, list), held))
+                self._held.append(_Write(*compiled, rows, isinstance(parameters, list), held,
+                                         statement))
                 self._tables.add(statement.table.name)
                 return held
         # anything else (a read of a held table, IN lists, RETURNING) sees the held writes
@@ -363,10 +364,10 @@ class DeferredWrites:
             for read in reads:
                 read.row = self._conn.execute(read.statement, read.params).one()
             return row
-        leads = [((sql, process), [params], False, _Held(self))
+        leads = [_Write(sql, process, [params], False, _Held(self), None)
                  for (sql, process), (_, params) in zip(shapes, queries, strict=True)]
         self._send(leads)
-        rows = [_one_row(q, self._conn.dialect, lead[3].cursor)
+        rows = [_one_row(q, self._conn.dialect, lead.result.cursor)
                 for (q, _), lead in zip(queries, leads, strict=True)]
         for read, row in zip(reads, rows[1:], strict=True):
             read.row = row
@@ -388,10 +389,8 @@ class DeferredWrites:
             self.later(check)
             return
         sql, process = shape
-        checked = (f"WITH changed AS ({sql} RETURNING 1) SELECT CASE WHEN count(*) = "
-                   f"{int(rows)} THEN 0 ELSE CAST('{_ROWCOUNT} {name}:' || count(*) AS "
-                   "integer) END FROM changed")
-        self._held.append(((checked, process), [parameters], False, _Held(self)))
+        self._held.append(_Write(sql, process, [parameters], False, _Held(self), statement,
+                                 check=(int(rows), name)))
         self._tables.add(statement.table.name)
         self._mismatch[name] = mismatch
 
@@ -426,18 +425,32 @@ class DeferredWrites:
         driver = self._conn.connection.driver_connection
         dialect = self._conn.dialect
         sql = None
+        sent: list[tuple[Any, Any]] = []
         try:
             with driver.pipeline():
-                for (sql, process), rows, many, result in held:
+                for unit in _statements(held):
                     cursor = driver.cursor()
-                    if many:
-                        cursor.executemany(sql, [process(r) for r in rows])
+                    if isinstance(unit, _Write):
+                        sql = unit.checked_sql() if unit.check else unit.sql
+                        if unit.many:
+                            cursor.executemany(sql, [unit.process(r) for r in unit.rows])
+                        else:
+                            cursor.execute(sql, unit.process(unit.rows[0]))
+                        unit.result.cursor = cursor
                     else:
-                        cursor.execute(sql, process(rows[0]))
-                    result.cursor = cursor
+                        sql, order = _combined(unit)
+                        cursor = psycopg.RawCursor(driver)
+                        cursor.execute(sql, _combined_params(unit, order))
+                    sent.append((unit, cursor))
                 if commit:
                     sql = "COMMIT"
                     driver.execute(sql)
+            for unit, cursor in sent:
+                if isinstance(unit, _Write):
+                    unit.result.count = cursor.rowcount
+                else:  # one count per member, in order
+                    for (write, _), count in zip(unit, cursor.fetchone(), strict=True):
+                        write.result.count = (write.result.count or 0) + count
         except psycopg.Error as exc:
             error = sa.exc.DBAPIError.instance(
                 sql, None, exc, psycopg.Error, dialect=dialect, ismulti=False)
@@ -496,13 +509,135 @@ class _Held:
 
     def __init__(self, writes: DeferredWrites):
         self._writes = writes
-        self.cursor: Any = None
+        self.cursor: Any = None  # a statement sent on its own (`lead` reads its row)
+        self.count: int | None = None
 
     @property
     def rowcount(self) -> int:
-        if self.cursor is None:
+        if self.count is None:
             self._writes.flush()
-        return self.cursor.rowcount
+        return self.count
+
+
+class _Write:
+    """One held statement: its SQL and parameter converter, its rows, what it touches."""
+
+    __slots__ = ("sql", "process", "rows", "many", "result", "check", "table", "touches",
+                 "appends")
+
+    def __init__(self, sql: str, process: Callable[[dict], dict], rows: list[dict],
+                 many: bool, result: _Held, statement: Any,
+                 check: tuple[int, str] | None = None):
+        self.sql, self.process, self.rows, self.many = sql, process, rows, many
+        self.result, self.check = result, check
+        if statement is None:  # not combinable (a lead)
+            self.table, self.touches, self.appends = "", frozenset(), False
+            return
+        self.table = statement.table.name
+        self.touches = _reads(statement)
+        # a plain INSERT ... VALUES: several of them into one table may share a statement
+        self.appends = (isinstance(statement, sa.Insert) and statement.select is None
+                        and statement._post_values_clause is None)
+
+    def checked_sql(self) -> str:
+        rows, name = self.check
+        returning = "" if _RETURNS.search(self.sql) else " RETURNING 1"
+        return (f"WITH changed AS ({self.sql}{returning}) SELECT CASE WHEN count(*) = "
+                f"{rows} THEN 0 ELSE CAST('{_ROWCOUNT} {name}:' || count(*) AS integer) "
+                "END FROM changed")
+
+
+# Writes sent as one statement: each is a data-modifying CTE. They all run on one
+# snapshot, so a write joins the statement only if nothing before it in that statement
+# wrote a table it reads or writes (plain inserts into one table excepted): then it sees
+# exactly what it would have seen sent on its own, after the ones before it.
+_MAX_COMBINED = 32
+_PARAM = re.compile(r"%%|%\((\w+)\)s")
+_RETURNS = re.compile(r"\sRETURNING\s")
+
+
+def _statements(held: list[_Write]) -> Iterator[_Write | list[tuple[_Write, dict]]]:
+    """The held writes as statements to send, in order: a write on its own, or a list of
+    (write, row) combined into one statement."""
+    group: list[tuple[_Write, dict]] = []
+    written: set[str] = set()
+    appended: set[str] = set()  # tables in `written` that only plain inserts wrote
+
+    def done() -> Iterator[_Write | list[tuple[_Write, dict]]]:
+        if len(group) == 1:
+            yield group[0][0]
+        elif group:
+            yield list(group)
+        group.clear()
+        written.clear()
+        appended.clear()
+
+    for write in held:
+        if (write.sql.lstrip()[:4].upper() == "WITH" or not write.table
+                or (len(write.rows) > 1
+                    and (not write.appends or len(write.rows) > _MAX_COMBINED))):
+            yield from done()
+            yield write
+            continue
+        clash = write.touches & written
+        if clash and not (write.appends and clash <= appended):
+            yield from done()
+        rows = write.rows if write.many else write.rows[:1]
+        if len(group) + len(rows) > _MAX_COMBINED:
+            yield from done()
+        if write.table not in written:
+            written.add(write.table)
+            if write.appends:
+                appended.add(write.table)
+        group.extend((write, row) for row in rows)
+    yield from done()
+
+
+_COMBINED: dict[tuple, tuple[bytes, list[tuple[int, str]]]] = {}
+
+
+def _combined(members: list[tuple[_Write, dict]]) -> tuple[bytes, list[tuple[int, str]]]:
+    """The statement of `members` in PostgreSQL's own placeholders ($1 ...), and which
+    member's parameter goes in each, built once per shape: psycopg would otherwise parse
+    a statement this long for placeholders at every execution (it caches short ones)."""
+    shape = tuple((write.sql, write.check) for write, _ in members)
+    found = _COMBINED.get(shape)
+    if found is None:
+        parts, counts, order = [], [], []
+        for k, (write, _) in enumerate(members):
+            numbers: dict[str, str] = {}
+
+            def number(m: re.Match, k: int = k, numbers: dict = numbers) -> str:
+                if m.group(1) is None:
+                    return "%"  # SQLAlchemy's escaped percent sign
+                if m.group(1) not in numbers:
+                    order.append((k, m.group(1)))
+                    numbers[m.group(1)] = f"${len(order)}"
+                return numbers[m.group(1)]
+
+            inner = _PARAM.sub(number, write.sql)
+            if not _RETURNS.search(inner):  # SQLAlchemy adds one for generated keys
+                inner += " RETURNING 1"
+            parts.append(f"w{k} AS ({inner})")
+            if write.check:
+                rows, name = write.check
+                counts.append(f"(SELECT CASE WHEN count(*) = {rows} THEN count(*) ELSE "
+                              f"CAST('{_ROWCOUNT} {name}:' || count(*) AS integer) END "
+                              f"FROM w{k})")
+            else:
+                counts.append(f"(SELECT count(*) FROM w{k})")
+        sql = "WITH " + ", ".join(parts) + " SELECT " + ", ".join(counts)
+        found = (sql.encode(), order)
+        if len(_COMBINED) > 1024:
+            _COMBINED.clear()
+        _COMBINED[shape] = found
+    return found
+
+
+def _combined_params(members: list[tuple[_Write, dict]],
+                     order: list[tuple[int, str]]) -> list[Any]:
+    processed = [write.process(row) for write, row in members]
+    return [processed[k][name] for k, name in order]
 
 
 def _deferrable(statement: Any) -> bool:

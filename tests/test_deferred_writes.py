@@ -187,3 +187,141 @@ def test_reads_sent_with_the_head_update_are_typed_and_see_held_writes(pg_servic
         assert read.row.last_recorded_at == recorded.recorded_at
         assert read.row.last_recorded_at.tzinfo is UTC  # as SQLAlchemy types it
         writes.flush()
+
+
+# -- writes combined into one statement ---------------------------------------------------
+_probe = sa.MetaData()
+a = sa.Table("deferred_a", _probe, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("n", sa.Integer, nullable=False))
+b = sa.Table("deferred_b", _probe, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("n", sa.Integer, nullable=False))
+
+
+@pytest.fixture
+def tables(pg_services):
+    engine = pg_services.engine
+    with write_transaction(engine) as conn:
+        _probe.drop_all(conn)
+        _probe.create_all(conn)
+    yield engine
+    with write_transaction(engine) as conn:
+        _probe.drop_all(conn)
+
+
+def _op(table: sa.Table, kind: str, key: int, k: int, source: sa.Table):  # noqa: ANN202
+    """One write as (statement, parameters), built as the projections build theirs."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    if kind == "insert":
+        return insert(table).on_conflict_do_nothing(), {"id": key, "n": k}
+    if kind == "append":  # a plain insert: fails the transaction on a taken key
+        return table.insert(), [{"id": key, "n": k}, {"id": key + 100, "n": k}]
+    if kind == "update":
+        return table.update().where(table.c.id <= key).values(n=table.c.n + k), {}
+    if kind == "delete":
+        return table.delete().where(table.c.id == key), {}
+    if kind == "upsert":
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(index_elements=["id"],
+                                          set_={"n": table.c.n + stmt.excluded.n}), \
+            {"id": key, "n": k}
+    # copy: reads another table (or the same one)
+    picked = sa.select(source.c.id + 1000, source.c.n).where(source.c.id == key)
+    return (insert(table).from_select(["id", "n"], picked).on_conflict_do_nothing(), {})
+
+
+
+
+def _state(conn) -> tuple:  # noqa: ANN001
+    return tuple(tuple(conn.execute(sa.select(t).order_by(t.c.id)).all()) for t in (a, b))
+
+
+def _run(engine, ops, deferred: bool):  # noqa: ANN001, ANN202
+    """The ops in one transaction, sent one by one or held; what they leave and count."""
+    try:
+        with engine.connect() as conn, conn.begin() as tx:
+            target = deferring(conn) if deferred else conn
+            results = [target.execute(*_op(*op)) for op in ops]
+            if deferred:
+                target.flush()
+            # SQLAlchemy counts no inserts on PostgreSQL (-1): compare the others
+            counts = [r.rowcount for r, op in zip(results, ops, strict=True)
+                      if op[1] in ("update", "delete")]
+            state = _state(conn)
+            tx.rollback()
+            return counts, state
+    except IntegrityError:  # rolled back by the block
+        return "refused"
+
+
+def test_held_writes_leave_what_they_would_leave_sent_one_by_one(tables):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    table = st.sampled_from([a, b])
+    op = st.tuples(table, st.sampled_from(["insert", "append", "update", "delete", "upsert",
+                                           "copy"]),
+                   st.integers(1, 4), st.integers(1, 3), table)
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(op, min_size=1, max_size=12))
+    def check(ops):  # noqa: ANN001, ANN202
+        assert _run(tables, ops, deferred=True) == _run(tables, ops, deferred=False)
+
+    check()
+
+
+def test_independent_writes_go_as_one_statement_and_dependent_ones_after_it(tables):
+    from service import db
+
+    with write_transaction(tables) as conn:
+        writes = deferring(conn)
+        writes.execute(a.insert(), [{"id": 1, "n": 1}, {"id": 2, "n": 1}])
+        writes.execute(b.insert(), {"id": 1, "n": 5})
+        copied = writes.execute(*_op(b, "copy", 1, 0, a))  # reads a, written above
+        bumped = writes.execute(a.update().values(n=a.c.n + 1))  # writes a again
+        sent = list(db._statements(writes._held))
+        assert [[w.table for w, _ in u] if isinstance(u, list) else u.table
+                for u in sent] == [["deferred_a", "deferred_a", "deferred_b"],
+                                   ["deferred_b", "deferred_a"]]
+        assert copied.rowcount == 1 and bumped.rowcount == 2  # each its own count
+        # the copy saw the rows inserted before it, as it would have alone
+        assert _state(conn) == (((1, 2), (2, 2)), ((1, 5), (1001, 1)))
+
+
+def test_a_wrong_count_in_a_combined_statement_refuses_the_whole_transaction(tables):
+    class Mismatch(Exception):
+        pass
+
+    with pytest.raises(Mismatch) as wrong, write_transaction(tables) as conn:
+        writes = deferring(conn)
+        writes.execute(a.insert(), {"id": 1, "n": 0})
+        writes.execute_expecting(b.update().values(n=1), {}, 1, "probe", Mismatch)
+        writes.execute(b.insert(), {"id": 9, "n": 0})
+        writes.commit()
+    assert wrong.value.args == (0,)
+    with tables.connect() as conn:
+        assert _state(conn) == ((), ())
+
+
+def test_a_generated_key_insert_joins_a_combined_statement(tables):
+    serial = sa.Table("deferred_serial", _probe, sa.Column("id", sa.Integer, primary_key=True),
+                      sa.Column("n", sa.Integer, nullable=False))
+    with write_transaction(tables) as conn:
+        serial.create(conn)
+    try:
+        with write_transaction(tables) as conn:
+            writes = deferring(conn)
+            writes.execute(a.insert(), {"id": 1, "n": 1})
+            # SQLAlchemy compiles this one with RETURNING of the generated key
+            writes.execute(serial.insert(), {"n": 7})
+            writes.execute(b.insert(), {"id": 1, "n": 2})
+            assert writes.commit() is True
+        with tables.connect() as conn:
+            assert conn.execute(sa.select(serial.c.n)).scalars().all() == [7]
+            assert _state(conn) == (((1, 1),), ((1, 2),))
+    finally:
+        with write_transaction(tables) as conn:
+            serial.drop(conn)
+        _probe.remove(serial)
