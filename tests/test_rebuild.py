@@ -23,7 +23,7 @@ from service.application.commands import (
     RejectComment,
     SubmitComment,
 )
-from service.db import read_transaction, shares_one_connection, write_transaction
+from service.db import read_transaction, write_transaction
 from service.projections import runner as runner_module
 from service.projections import versions
 from service.projections.search import outside_models
@@ -262,13 +262,12 @@ def sqlite_checks(conn: sa.Connection) -> list:
     return problems
 
 
+@pytest.mark.parametrize("settings", ["memory", "sqlite"], indirect=True)
 def test_a_switched_sqlite_schema_is_the_migrated_one_and_passes_integrity_check(
         services, sqlite_template):
     """The switch exchanges b-trees, not names: every table, index and trigger keeps the
     name and SQL a fresh migrate gave it, and what the last events wrote to the text index
     under the append lock (the tail) is in the switched-in one."""
-    if services.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's schema table")
     populate(services)
     with sa.create_engine(f"sqlite:///{sqlite_template}").connect() as conn:
         migrated = sqlite_schema(conn)
@@ -300,12 +299,11 @@ def test_a_switched_sqlite_schema_is_the_migrated_one_and_passes_integrity_check
     assert services.runner.rebuild(services.engine, swap=False).identical
 
 
+@pytest.mark.parametrize("settings", ["memory", "sqlite"], indirect=True)
 def test_what_the_switch_transaction_wrote_to_the_text_index_is_switched_in(services):
     """FTS5 holds rows written straight to it in memory until a savepoint or the commit and
     then writes them to its tables by name; after the exchange of b-trees that name is the
     retired one's. The switch writes them out first."""
-    if services.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's text index")
     populate(services, 3)
     tables = [t for cls in services.runner.projection_types for t in cls.live_tables]
     rebuilt = versions.table_versions("sqlite", tables)
@@ -344,13 +342,12 @@ services.runner.rebuild(services.engine, swap=True, batch_size=5)
 """
 
 
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
 def test_a_process_that_dies_in_the_switch_leaves_the_schema_and_rows_as_they_were(
         services, sqlite_template):
     """A real death (no rollback, no clean-up) after the schema table was rewritten and
     before the commit: SQLite's journal puts back the schema and every page."""
     url = services.settings.database_url
-    if services.engine.dialect.name != "sqlite" or shares_one_connection(services.engine):
-        pytest.skip("a SQLite file")
     ids = populate(services)
     with services.engine.connect() as conn:
         before = conn.exec_driver_sql(
