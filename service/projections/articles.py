@@ -18,6 +18,7 @@ from ..domain.events import (
     CommentRejected,
     CommentSubmitted,
 )
+from ..eventstore import RecordedEvent
 from .base import Change, HeldRows, Projection, RowBatch, add_counts
 
 articles = sa.Table(
@@ -57,12 +58,7 @@ class ArticleProjection(Projection):
         for recorded, event in changes:
             match event:
                 case ArticleRegistered():
-                    rows.insert(dict(
-                        article_id=event.article_id, title=event.title, url=event.url,
-                        language=event.language, published_at=event.published_at,
-                        summary=event.summary, registered_at=event.registered_at,
-                        pending=0, approved=0, rejected=0, closed=False, closed_message=None,
-                        closed_at=None, closed_by=None, version=recorded.version))
+                    rows.insert(_registered(recorded, event))
                 case ArticleClosed():
                     rows.update(event.article_id, closed=True, closed_message=event.message,
                                 closed_at=event.closed_at, closed_by=event.moderator_id,
@@ -97,12 +93,7 @@ class ArticleProjection(Projection):
         for recorded, event in changes:
             match event:
                 case ArticleRegistered():
-                    held.add(dict(
-                        article_id=event.article_id, title=event.title, url=event.url,
-                        language=event.language, published_at=event.published_at,
-                        summary=event.summary, registered_at=event.registered_at,
-                        pending=0, approved=0, rejected=0, closed=False, closed_message=None,
-                        closed_at=None, closed_by=None, version=recorded.version))
+                    held.add(_registered(recorded, event))
                 case ArticleClosed():
                     if (row := held.get(event.article_id)) is not None:
                         row.update(closed=True, closed_message=event.message,
@@ -143,3 +134,12 @@ def pending_total(conn: Connection, article_id: str | None = None) -> int:
         query = query.where(articles.c.article_id == article_id)
     return int(conn.execute(query).scalar_one())
 
+
+def _registered(recorded: RecordedEvent, event: ArticleRegistered) -> dict:
+    """A newly registered article's row: open, no comments counted yet."""
+    return dict(
+        article_id=event.article_id, title=event.title, url=event.url,
+        language=event.language, published_at=event.published_at,
+        summary=event.summary, registered_at=event.registered_at,
+        pending=0, approved=0, rejected=0, closed=False, closed_message=None,
+        closed_at=None, closed_by=None, version=recorded.version)
