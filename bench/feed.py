@@ -144,19 +144,28 @@ def next_after(body: bytes) -> int:
     return int(tail[:tail.index(b"}")])
 
 
-def read_http_client(client, token: str, events: int | None) -> tuple[int, int]:  # noqa: ANN001
+def read_pages(get, events: int | None) -> tuple[int, int]:  # noqa: ANN001
+    """Page through GET /v1/events with `get(path) -> (status, body)`: (last position, bytes)."""
     after, size = 0, 0
-    headers = {"Authorization": f"Bearer {token}"}
     while events is None or after < events:
-        response = client.get(f"/v1/events?after={after}&limit={PAGE}", headers=headers)
-        body = response.get_data()
-        assert response.status_code == 200, body[:300]
+        status, body = get(f"/v1/events?after={after}&limit={PAGE}")
+        assert status == 200, body[:300]
         size += len(body)
         following = next_after(body)
         if following == after:
             break
         after = following
     return after, size
+
+
+def read_http_client(client, token: str, events: int | None) -> tuple[int, int]:  # noqa: ANN001
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def get(path: str) -> tuple[int, bytes]:
+        response = client.get(path, headers=headers)
+        return response.status_code, response.get_data()
+
+    return read_pages(get, events)
 
 
 def over_http(url: str, runs: int, server: bool, events: int | None) -> list[float]:
@@ -217,19 +226,14 @@ def gunicorn(url: str):  # noqa: ANN201
 
 
 def _read_http_server(conn, token: str, events: int | None) -> tuple[int, int]:  # noqa: ANN001
-    after, size = 0, 0
-    while events is None or after < events:
-        conn.request("GET", f"/v1/events?after={after}&limit={PAGE}",
-                     headers={"Authorization": f"Bearer {token}"})
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def get(path: str) -> tuple[int, bytes]:
+        conn.request("GET", path, headers=headers)
         response = conn.getresponse()
-        body = response.read()
-        assert response.status == 200, body[:300]
-        size += len(body)
-        following = next_after(body)
-        if following == after:
-            break
-        after = following
-    return after, size
+        return response.status, response.read()
+
+    return read_pages(get, events)
 
 
 def profile(url: str, out: str | None, events: int | None) -> None:

@@ -77,22 +77,10 @@ def main() -> None:
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
-    from .run import PG_URL, fresh
+    from .run import PG_URL, fresh, submission_plan
     with tempfile.TemporaryDirectory() as tmp_dir:
         settings = fresh(args.db, Path(tmp_dir))
-        from service.application.commands import Actor, Context, RegisterArticle
-        from service.bootstrap import build
-        services = build(settings)
-        services.moderation.register_article(RegisterArticle("bench", "Bench"),
-                                             Context(Actor("bench", "admin")))
-        services.close()
-        from .baseline import create_table
-        create_table(settings)
-        body = {"author": {"name": "Hêvî"}, "body": "ئەم هەواڵە زۆر گرنگە — a fair point."}
-
-        def plan(n: int) -> list[tuple]:
-            return [("POST", "/v1/articles/bench/comments", body, {}) for _ in range(n)]
-
+        plan = submission_plan(settings)
         with running(args.kind, settings.database_url, args.workers, pid_out=True) as (
                 base, master):
             run_load(base, [plan(30) for _ in range(args.clients)])  # warm up

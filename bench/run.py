@@ -201,21 +201,29 @@ def feed_rate(db: str, services: Services, head: int, size: int) -> None:
            [head / timed(read_all)], "events/s")
 
 
-def bench_http(db: str, tmp: Path, runs: int, clients: int, per_client: int,
-               workers: int) -> None:
-    settings = fresh(db, tmp)
-    services = build(settings)
+def submission_plan(settings: Settings) -> Callable[[int], list[tuple]]:
+    """An article to comment on and the baseline's table, in a fresh database; then
+    plan(n) is n submissions of the same Kurdish-and-English comment."""
     from service.application.commands import Actor, Context, RegisterArticle
+
+    from .baseline import create_table
+    services = build(settings)
     services.moderation.register_article(RegisterArticle("bench", "Bench"),
                                          Context(Actor("bench", "admin")))
     services.close()
-    from .baseline import create_table
     create_table(settings)
     body = {"author": {"name": "Hêvî"}, "body": "ئەم هەواڵە زۆر گرنگە — a fair point."}
 
     def plan(n: int) -> list[tuple]:
         return [("POST", "/v1/articles/bench/comments", body, {}) for _ in range(n)]
 
+    return plan
+
+
+def bench_http(db: str, tmp: Path, runs: int, clients: int, per_client: int,
+               workers: int) -> None:
+    settings = fresh(db, tmp)
+    plan = submission_plan(settings)
     figures = {}
     for kind in ("baseline", "service"):
         with running(kind, settings.database_url, workers) as base:
